@@ -1,0 +1,47 @@
+# Two commands do all set-up: `make demo` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+ADVISOR := $(VENV)/bin/advisor
+LOCK_HASH := $(shell sha1sum requirements.lock pyproject.toml | sha1sum | cut -c1-12)
+STAMP := $(VENV)/.installed-$(LOCK_HASH)
+DEMO_HOME ?= .advisor
+export ADVISOR_HOME ?= $(DEMO_HOME)
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export ANONYMIZED_TELEMETRY := False
+export ORT_DISABLE_TELEMETRY := 1
+
+.PHONY: install demo test test-unit test-integration bench lint clean
+
+install: $(STAMP)
+
+# The lock pins every transitive version; --no-deps keeps pip from resolving (it
+# backtracks for a long time on this stack) and torch==2.13.0 is the CPU build.
+$(STAMP): requirements.lock pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --no-deps -r requirements.lock 2>&1 | grep -v "is ignored" || true
+	$(PY) -c "import torch, chromadb, langgraph, chainlit" || { echo "install failed"; exit 1; }
+	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e . 2>&1 | grep -v "is ignored" || true
+	rm -f $(VENV)/.installed-*
+	touch $(STAMP)
+
+demo: install
+	@test -f $(ADVISOR_HOME)/bank/customers.csv || $(ADVISOR) data generate --customers 2000 --months 12 --seed 42
+	$(ADVISOR) ingest
+	$(ADVISOR) customers list --limit 5
+
+test: install
+	$(PY) -m pytest -q
+
+test-unit: install
+	$(PY) -m pytest -q tests/unit
+
+test-integration: install
+	$(PY) -m pytest -q tests/integration
+
+bench: install
+	$(PY) bench/ingest.py
+
+clean:
+	rm -rf $(VENV) .advisor build
