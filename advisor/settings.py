@@ -53,6 +53,7 @@ class Settings(BaseSettings):
         "sentence-transformers", description="Encoder runtime."
     )
     embedding_batch_size: int = Field(64, ge=1, description="Texts per encoder batch.")
+    ingest_batch_size: int = Field(512, ge=1, description="Texts embedded and written to Chroma per step.")
 
     # --- privacy --------------------------------------------------------------------
     data_key: SecretStr | None = Field(

@@ -20,7 +20,9 @@ class SentenceTransformerEncoder:
 
     def __init__(self, model_path: str, batch_size: int = 64):
         from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as transformers_logging
 
+        transformers_logging.disable_progress_bar()
         self._model = SentenceTransformer(model_path, device="cpu", local_files_only=True)
         self.name = model_path.rstrip("/").split("/")[-1]
         self.dimension = int(self._model.get_embedding_dimension())

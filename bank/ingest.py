@@ -26,7 +26,6 @@ from bank.vectorstore import CUSTOMER_TEXTS, POLICIES, PRODUCTS, open_collection
 
 TABLE_ORDER = ("customers", "accounts", "transactions", "payments", "interactions", "social_posts")
 MAX_REPORTED_ERRORS = 500
-EMBED_BATCH = 512
 
 
 class TextDocument(BaseModel):
@@ -87,12 +86,14 @@ class Ingestor:
         encoder: TextEncoder | None = None,
         knowledge: KnowledgeBase | None = None,
         progress: ProgressFactory = _no_progress,
+        batch_size: int = 512,
     ):
         self.store = store
         self.chroma_client = chroma_client
         self.encoder = encoder
         self.knowledge = knowledge
         self.progress = progress
+        self.batch_size = batch_size
 
     def run(self, data_dir: Path, with_text: bool = True) -> IngestReport:
         started = time.perf_counter()
@@ -243,8 +244,8 @@ class Ingestor:
 
         with ThreadPoolExecutor(max_workers=1) as writer:
             in_flight: Future | None = None
-            for start in range(0, len(pending), EMBED_BATCH):
-                batch = pending[start:start + EMBED_BATCH]
+            for start in range(0, len(pending), self.batch_size):
+                batch = pending[start:start + self.batch_size]
                 vectors = self.encoder.encode([d.text for d in batch])
                 if in_flight is not None:
                     in_flight.result()

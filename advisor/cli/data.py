@@ -61,7 +61,8 @@ def ingest(
             tasks[label] = progress.add_task(label, total=total)
             return lambda advance: progress.advance(tasks[label], advance)
 
-        report = Ingestor(store, client, encoder, knowledge, progress=_rows_only(progress_factory)).run(
+        report = Ingestor(store, client, encoder, knowledge, progress=_rows_only(progress_factory),
+                            batch_size=config.ingest_batch_size).run(
             data, with_text=not skip_text)
     if as_json:
         print_json(report.model_dump(mode="json") | {"error_count": report.error_count})

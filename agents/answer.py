@@ -1,0 +1,34 @@
+"""The composer node: the shared backend (or the offline composer) writes the answer."""
+
+from __future__ import annotations
+
+import time
+
+from langgraph.runtime import Runtime
+
+from agents.composer import compose
+from graph.context import AdvisorServices
+from graph.state import AdvisorState, LLMUsage
+from tools.findings import Findings
+
+
+def findings_of(state: AdvisorState) -> Findings:
+    return Findings(spending=state.get("spending"), credit=state.get("credit"), sentiment=state.get("sentiment"),
+                    products=state.get("products"), compliance=state.get("compliance"))
+
+
+def usage_of(composed) -> LLMUsage:
+    return LLMUsage(backend=composed.backend, model=composed.model, calls=composed.llm_calls,
+                    prompt_tokens=composed.prompt_tokens, completion_tokens=composed.completion_tokens,
+                    fallback_reason=composed.fallback_reason)
+
+
+def composer_node(state: AdvisorState, runtime: Runtime[AdvisorServices]) -> dict:
+    started = time.perf_counter()
+    services = runtime.context
+    composed = compose(state["question"], findings_of(state), [s.model_dump() for s in state.get("sources", [])],
+                       services.backend, services.settings)
+    elapsed = (time.perf_counter() - started) * 1000
+    return {"draft": composed.answer_markdown, "answer": composed.answer_markdown, "llm": usage_of(composed),
+            "prompt_hashes": composed.prompt_hashes, "timings_ms": {"composer": round(elapsed, 2)},
+            "nodes_run": ["composer"]}

@@ -1,0 +1,179 @@
+"""The bias-and-explanation critic: checks the draft, revises once or blocks.
+
+Checks: every number in the answer is a figure of a finding (or of a quoted source);
+every recommendation carries reasons and evidence; the compliance rules on the draft
+(no guarantees, pressure, protected attributes as reasons, unsupported approvals or
+rates, missing disclosures); and a counterfactual run of product matching with the
+protected attributes changed gives the same offers.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from datetime import date
+
+from langgraph.runtime import Runtime
+
+from agents.answer import findings_of, usage_of
+from agents.composer import compose_offline, revise
+from agents.guard import profile_from_customer
+from graph.context import AdvisorServices
+from graph.state import AdvisorState, CriticVerdict
+from tools.compliance import check_draft
+from tools.findings import Findings, ProductsFinding
+from tools.products import match_products
+
+NUMBER = re.compile(r"(?<![\w.-])-?\d{1,3}(?:,\d{3})+(?:\.\d+)?%?|(?<![\w.-])-?\d+(?:\.\d+)?%?")
+DATE = re.compile(r"\b\d{4}-\d{2}(?:-\d{2})?(?:T\d{2}:\d{2}(?::\d{2})?)?\b")
+IDENTIFIER = re.compile(r"\b[A-Z]{1,4}-[A-Z0-9]+(?:-[A-Z0-9]+)*\b|\[[^\]]*\]|\b\w+:[\w.:-]+")
+STRUCTURAL_MAX = 12
+
+
+def _numbers_in(value, found: set[float]) -> None:
+    if isinstance(value, bool) or value is None:
+        return
+    if isinstance(value, (int, float)):
+        found.add(float(value))
+    elif isinstance(value, str):
+        for token in NUMBER.findall(DATE.sub(" ", value)):
+            found.add(float(token.rstrip("%").replace(",", "")))
+    elif isinstance(value, dict):
+        for item in value.values():
+            _numbers_in(item, found)
+    elif isinstance(value, (list, tuple)):
+        found.add(float(len(value)))
+        for item in value:
+            _numbers_in(item, found)
+
+
+def _dates_in(text: str) -> set[str]:
+    return {d[:10] for d in DATE.findall(text)} | {d[:7] for d in DATE.findall(text)}
+
+
+def ungrounded_figures(answer: str, findings: Findings, sources: list[dict], question: str) -> list[str]:
+    """Numbers and dates in the answer that no finding, source or the question supports."""
+    support = json.loads(findings.model_dump_json()) | {"sources": sources, "question": question}
+    values: set[float] = set()
+    _numbers_in(support, values)
+    support_text = json.dumps(support, default=str)
+    problems = [d for d in DATE.findall(answer) if d[:10] not in _dates_in(support_text)]
+    text = IDENTIFIER.sub(" ", DATE.sub(" ", answer))
+    for token in NUMBER.findall(text):
+        percent = token.endswith("%")
+        number = float(token.rstrip("%").replace(",", ""))
+        decimals = len(token.rstrip("%").split(".")[1]) if "." in token else 0
+        if not percent and decimals == 0 and 0 <= number <= STRUCTURAL_MAX:
+            continue
+        if not any(_matches(number, value, decimals, percent) for value in values):
+            problems.append(token)
+    return problems
+
+
+def _matches(shown: float, value: float, decimals: int, percent: bool) -> bool:
+    tolerance = 0.5 * 10 ** (-decimals) + 1e-9
+    candidates = [value, abs(value)]
+    if percent:
+        candidates += [value * 100, abs(value) * 100]
+    return any(abs(round(c, decimals) - shown) <= tolerance for c in candidates)
+
+
+def recommendation_issues(products: ProductsFinding | None) -> list[str]:
+    if products is None:
+        return []
+    issues = []
+    for offer in products.recommendations:
+        if not offer.reasons:
+            issues.append(f"offer {offer.product_code} has no reasons")
+        if not offer.evidence:
+            issues.append(f"offer {offer.product_code} has no evidence")
+    return issues
+
+
+COUNTERFACTUAL_SWAPS = {"gender": {"female": "male", "male": "female", "non_binary": "female"},
+                        "marital_status": {"married": "single", "single": "married", "divorced": "married",
+                                           "widowed": "single", "civil_partnership": "single"}}
+
+
+def counterfactual_invariant(state: AdvisorState, services: AdvisorServices) -> bool:
+    """Offers must not move when gender, age and marital status change."""
+    products = state.get("products")
+    customer_id = state.get("customer_id")
+    if products is None or customer_id is None:
+        return True
+    customer = services.store.customer(customer_id)
+    as_of = date.fromisoformat(state["as_of"])
+    born = customer.birth_date or date(1980, 1, 1)
+    older = born.replace(year=born.year - 17) if (as_of.year - born.year) < 50 else born.replace(year=born.year + 17)
+    changed = customer.model_copy(update={
+        "gender": COUNTERFACTUAL_SWAPS["gender"].get(customer.gender or "", "female"),
+        "marital_status": COUNTERFACTUAL_SWAPS["marital_status"].get(customer.marital_status or "", "married"),
+        "birth_date": older,
+    })
+    profile = profile_from_customer(changed, as_of)
+    rerun = match_products(profile, state.get("spending"), state.get("credit"), state.get("sentiment"),
+                           services.knowledge, as_of, held_product_codes=set(state.get("held_product_codes", [])),
+                           feedback=services.feedback)
+    original = [(o.product_code, round(o.score, 9), o.apr) for o in products.recommendations]
+    return original == [(o.product_code, round(o.score, 9), o.apr) for o in rerun.recommendations]
+
+
+def critique(state: AdvisorState, services: AdvisorServices) -> CriticVerdict:
+    answer = state.get("answer", "")
+    findings = findings_of(state)
+    sources = [s.model_dump() for s in state.get("sources", [])]
+    issues = [f"figure not found in any finding: {f}" for f in
+              ungrounded_figures(answer, findings, sources, state["question"])]
+    issues += recommendation_issues(state.get("products"))
+    blocking = False
+    if state.get("compliance") is not None:
+        for violation in check_draft(answer, state.get("products"), state["compliance"], state.get("credit"),
+                                     services.knowledge):
+            issues.append(f"{violation.rule} ({violation.policy}): {violation.message}")
+    invariant = counterfactual_invariant(state, services)
+    if not invariant:
+        issues.append("offers change when protected attributes change")
+        blocking = True
+    if not issues:
+        verdict = "revised" if state.get("revisions", 0) else "approved"
+    elif blocking or state.get("revisions", 0) >= 1:
+        verdict = "blocked"
+    else:
+        verdict = "revised"
+    return CriticVerdict(verdict=verdict, issues=issues, counterfactual_invariant=invariant)
+
+
+def blocked_answer(issues: list[str]) -> str:
+    listed = "\n".join(f"- {issue}" for issue in issues)
+    return ("**This answer was blocked by the compliance critic** and is not shown. "
+            "The findings are in the trace for review.\n\nIssues found:\n" + listed)
+
+
+def critic_node(state: AdvisorState, runtime: Runtime[AdvisorServices]) -> dict:
+    started = time.perf_counter()
+    verdict = critique(state, runtime.context)
+    update: dict = {"critic": verdict}
+    if verdict.verdict == "blocked":
+        update["answer"] = blocked_answer(verdict.issues)
+    elapsed = (time.perf_counter() - started) * 1000
+    return {**update, "timings_ms": {f"critic{'_2' if state.get('revisions') else ''}": round(elapsed, 2)},
+            "nodes_run": ["critic"]}
+
+
+def revise_node(state: AdvisorState, runtime: Runtime[AdvisorServices]) -> dict:
+    """Rewrite the draft once: through the backend when it is a model, otherwise (and on
+    any failure) the offline composer's answer, which states only finding figures."""
+    started = time.perf_counter()
+    services = runtime.context
+    findings = findings_of(state)
+    sources = [s.model_dump() for s in state.get("sources", [])]
+    if services.settings.llm_backend == "offline":
+        composed = compose_offline(state["question"], findings, sources)
+    else:
+        composed = revise(state["question"], state["answer"], state["critic"].issues, findings, sources,
+                          services.backend, services.settings)
+    elapsed = (time.perf_counter() - started) * 1000
+    return {"answer": composed.answer_markdown, "revisions": state.get("revisions", 0) + 1,
+            "llm": usage_of(composed), "prompt_hashes": composed.prompt_hashes,
+            "timings_ms": {"revise": round(elapsed, 2)}, "nodes_run": ["revise"]}

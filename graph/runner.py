@@ -1,0 +1,178 @@
+"""Running one advisory turn: guard, graph, the answer JSON of DESIGN.md, the audit record."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from agents.guard import GuardError, check_request
+from bank.privacy import redact, redact_mapping
+from graph.audit import AuditTrail
+from graph.build import agents_to_run, build_graph
+from graph.context import AdvisorServices
+from graph.state import AdvisorState
+from prompts import prompt_hash
+
+AGENT_ORDER = ("spending", "credit", "sentiment", "products", "compliance")
+
+
+def error_result(code: str, message: str) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message}}
+
+
+class AdvisorRunner:
+    """One compiled graph and its services; safe to call from several threads."""
+
+    def __init__(self, services: AdvisorServices, checkpointer=None, audit: AuditTrail | None = None):
+        self.services = services
+        self.checkpointer = checkpointer
+        self.audit = audit
+        self.graph = build_graph(checkpointer)
+
+    def ask(self, question: str, customer_id: str | None = None, thread_id: str | None = None,
+            advisor_id: str | None = None, advisor_book: set[str] | None = None,
+            on_node=None) -> dict[str, Any]:
+        """Answer one question; returns the answer JSON or an error object."""
+        started = time.perf_counter()
+        trace_id = uuid.uuid4().hex
+        thread_id = thread_id or trace_id
+        config = {"configurable": {"thread_id": thread_id}, "run_name": "advisor-turn",
+                  "metadata": {"trace_id": trace_id, "advisor_id": advisor_id}}
+        customer_id = customer_id or self._thread_customer(config)
+        try:
+            check_request(question, customer_id, advisor_book, self.services)
+        except GuardError as error:
+            return error_result(error.code, error.message)
+        state_in: AdvisorState = {"question": question, "customer_id": customer_id, "advisor_id": advisor_id,
+                                  "trace_id": trace_id}
+        state = None
+        for mode, chunk in self.graph.stream(state_in, config=config, context=self.services,
+                                             stream_mode=["updates", "values"]):
+            if mode == "updates" and on_node is not None:
+                for node, update in chunk.items():
+                    on_node(node, update)
+            elif mode == "values":
+                state = chunk
+        self.graph.update_state(config, {"history": [{"question": redact(question), "trace_id": trace_id}]})
+        result = self._result(state, trace_id, started)
+        if self.audit is not None:
+            self._write_audit(result, state, question, advisor_id, thread_id)
+        return result
+
+    def _thread_customer(self, config) -> str | None:
+        if self.checkpointer is None:
+            return None
+        snapshot = self.graph.get_state(config)
+        return snapshot.values.get("customer_id") if snapshot and snapshot.values else None
+
+    def _result(self, state: AdvisorState, trace_id: str, started: float) -> dict[str, Any]:
+        ran = [a for a in AGENT_ORDER if a in state.get("nodes_run", [])]
+        findings = {name: state[name].model_dump(mode="json") for name in AGENT_ORDER if state.get(name) is not None}
+        products = state.get("products")
+        compliance = state.get("compliance")
+        critic = state.get("critic")
+        timings = dict(state.get("timings_ms", {}))
+        timings["total"] = round((time.perf_counter() - started) * 1000, 2)
+        return {
+            "trace_id": trace_id,
+            "customer_id": state.get("customer_id"),
+            "agents": ran,
+            "routed": list(state["route"].agents),
+            "findings": findings,
+            "recommendations": [
+                {"product_code": r.product_code, "name": r.name, "score": round(r.score, 4), "apr": r.apr,
+                 "price_tier": r.price_tier, "reasons": r.reasons, "evidence": r.evidence}
+                for r in (products.recommendations if products and (critic is None or critic.verdict != "blocked")
+                          else [])
+            ],
+            "compliance": {
+                "passed": compliance.passed if compliance else True,
+                "violations": [v.model_dump(mode="json") for v in compliance.violations] if compliance else [],
+                "disclosures": [d.text for d in compliance.disclosures] if compliance else [],
+            },
+            "critic": critic.model_dump(mode="json") if critic else None,
+            "sources": [s.model_dump(mode="json") for s in state.get("sources", [])],
+            "answer": state.get("answer", ""),
+            "llm": state["llm"].model_dump(mode="json"),
+            "timings_ms": timings,
+        }
+
+    def _write_audit(self, result: dict[str, Any], state: AdvisorState, question: str, advisor_id: str | None,
+                     thread_id: str) -> None:
+        identifiers = self._identifiers(state.get("customer_id"))
+        payload = redact_mapping({
+            "question": question,
+            "thread_id": thread_id,
+            "routed": result["routed"],
+            "agents": result["agents"],
+            "nodes_run": state.get("nodes_run", []),
+            "findings": result["findings"],
+            "recommendations": result["recommendations"],
+            "compliance": result["compliance"],
+            "critic": result["critic"],
+            "sources": [s["id"] for s in result["sources"]],
+            "answer": result["answer"],
+            "llm": result["llm"],
+            "prompt_hashes": {**state.get("prompt_hashes", {}), **_template_hashes()},
+            "timings_ms": result["timings_ms"],
+        }, identifiers)
+        self.audit.append(result["trace_id"], "answer", payload, advisor_id=advisor_id,
+                          customer_id=result["customer_id"], verdict=(result["critic"] or {}).get("verdict"))
+
+    def _identifiers(self, customer_id: str | None) -> list[str]:
+        if not customer_id:
+            return []
+        customer = self.services.store.customer(customer_id)
+        return customer.identifiers if customer else []
+
+
+def _template_hashes() -> dict[str, str]:
+    return {name: prompt_hash(name) for name in ("composer_system", "composer_user")}
+
+
+@contextmanager
+def open_checkpointer(url: str) -> Iterator[Any]:
+    """A LangGraph checkpointer: a SQLite file by default, PostgreSQL by URL."""
+    if url.startswith(("postgresql://", "postgres://")):
+        from langgraph.checkpoint.postgres import PostgresSaver
+
+        with PostgresSaver.from_conn_string(url) as saver:
+            saver.setup()
+            yield saver
+        return
+    import sqlite3
+    from pathlib import Path
+
+    from langgraph.checkpoint.sqlite import SqliteSaver
+
+    Path(url).parent.mkdir(parents=True, exist_ok=True)
+    connection = sqlite3.connect(url, check_same_thread=False)
+    connection.execute("PRAGMA journal_mode=WAL")
+    try:
+        yield SqliteSaver(connection)
+    finally:
+        connection.close()
+
+
+__all__ = ["AdvisorRunner", "agents_to_run", "error_result", "open_checkpointer"]
+
+
+@contextmanager
+def open_runner(settings, labels_dir=None, overrides: dict | None = None) -> Iterator[AdvisorRunner]:
+    """Everything one process needs to answer questions, from the settings."""
+    from advisor import services as factory
+    from graph.audit import open_audit_trail
+
+    store = factory.open_store(settings)
+    services = AdvisorServices(settings=settings, store=store, knowledge=factory.knowledge_base(settings),
+                               labels_dir=labels_dir, overrides=overrides or {})
+    audit = open_audit_trail(settings.audit_url)
+    try:
+        with open_checkpointer(settings.checkpoint_url) as checkpointer:
+            yield AdvisorRunner(services, checkpointer=checkpointer, audit=audit)
+    finally:
+        audit.close()
+        store.close()
