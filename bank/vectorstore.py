@@ -7,6 +7,7 @@ default model (which would try to download one).
 from __future__ import annotations
 
 import time
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -69,6 +70,8 @@ def connect_chroma(
     import chromadb
     from chromadb.config import Settings as ChromaSettings
 
+    # Chroma cannot rebuild our encoder from a collection's stored config; we always pass it.
+    warnings.filterwarnings("ignore", message="Could not reconstruct embedding function")
     chroma_settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
     if mode == "embedded":
         path.mkdir(parents=True, exist_ok=True)
