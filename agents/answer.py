@@ -7,7 +7,7 @@ import time
 from langgraph.runtime import Runtime
 
 from agents.composer import compose
-from graph.context import AdvisorServices
+from graph.context import AdvisorServices, services_from
 from graph.state import AdvisorState, LLMUsage
 from tools.findings import Findings
 
@@ -25,9 +25,9 @@ def usage_of(composed) -> LLMUsage:
 
 def composer_node(state: AdvisorState, runtime: Runtime[AdvisorServices]) -> dict:
     started = time.perf_counter()
-    services = runtime.context
+    services = services_from(runtime)
     composed = compose(state["question"], findings_of(state), [s.model_dump() for s in state.get("sources", [])],
-                       services.backend, services.settings)
+                       services.backend, services.settings, customer_id=state.get("customer_id"))
     elapsed = (time.perf_counter() - started) * 1000
     return {"draft": composed.answer_markdown, "answer": composed.answer_markdown, "llm": usage_of(composed),
             "prompt_hashes": composed.prompt_hashes, "timings_ms": {"composer": round(elapsed, 2)},

@@ -5,7 +5,7 @@ from __future__ import annotations
 from langgraph.runtime import Runtime
 
 from agents.common import specialist
-from graph.context import AdvisorServices
+from graph.context import AdvisorServices, services_from
 from graph.state import AdvisorState
 from tools.compliance import check_compliance
 from tools.findings import ComplianceFinding, Violation
@@ -23,6 +23,6 @@ def _failed_closed(reason: str) -> ComplianceFinding:
 def compliance_node(state: AdvisorState, runtime: Runtime[AdvisorServices]) -> dict:
     finding = check_compliance(
         state["profile"], state.get("spending"), state.get("credit"), state.get("sentiment"),
-        state.get("products"), runtime.context.knowledge,
+        state.get("products"), services_from(runtime).knowledge,
     )
     return {"compliance": finding}

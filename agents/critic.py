@@ -19,7 +19,7 @@ from langgraph.runtime import Runtime
 from agents.answer import findings_of, usage_of
 from agents.composer import compose_offline, revise
 from agents.guard import profile_from_customer
-from graph.context import AdvisorServices
+from graph.context import AdvisorServices, services_from
 from graph.state import AdvisorState, CriticVerdict
 from tools.compliance import check_draft
 from tools.findings import Findings, ProductsFinding
@@ -152,7 +152,7 @@ def blocked_answer(issues: list[str]) -> str:
 
 def critic_node(state: AdvisorState, runtime: Runtime[AdvisorServices]) -> dict:
     started = time.perf_counter()
-    verdict = critique(state, runtime.context)
+    verdict = critique(state, services_from(runtime))
     update: dict = {"critic": verdict}
     if verdict.verdict == "blocked":
         update["answer"] = blocked_answer(verdict.issues)
@@ -165,7 +165,7 @@ def revise_node(state: AdvisorState, runtime: Runtime[AdvisorServices]) -> dict:
     """Rewrite the draft once: through the backend when it is a model, otherwise (and on
     any failure) the offline composer's answer, which states only finding figures."""
     started = time.perf_counter()
-    services = runtime.context
+    services = services_from(runtime)
     findings = findings_of(state)
     sources = [s.model_dump() for s in state.get("sources", [])]
     if services.settings.llm_backend == "offline":

@@ -8,7 +8,7 @@ from langgraph.runtime import Runtime
 
 from bank.store import Customer
 
-from graph.context import AdvisorServices
+from graph.context import AdvisorServices, services_from
 from graph.state import AdvisorState, LLMUsage, Reset
 from tools.findings import CustomerProfile
 
@@ -62,7 +62,7 @@ def profile_of(services: AdvisorServices, customer_id: str) -> tuple[CustomerPro
 
 
 def guard_node(state: AdvisorState, runtime: Runtime[AdvisorServices]) -> dict:
-    services = runtime.context
+    services = services_from(runtime)
     customer_id = state.get("customer_id")
     profile, held = (profile_of(services, customer_id) if customer_id else (None, []))
     return {

@@ -5,7 +5,7 @@ from __future__ import annotations
 from langgraph.runtime import Runtime
 
 from agents.common import as_of_date, specialist
-from graph.context import AdvisorServices
+from graph.context import AdvisorServices, services_from
 from graph.state import AdvisorState
 from tools.findings import ProductsFinding
 from tools.products import match_products
@@ -13,7 +13,7 @@ from tools.products import match_products
 
 @specialist("products", lambda reason: ProductsFinding(available=False, missing_reason=reason))
 def products_node(state: AdvisorState, runtime: Runtime[AdvisorServices]) -> dict:
-    services = runtime.context
+    services = services_from(runtime)
     finding = match_products(
         state["profile"], state.get("spending"), state.get("credit"), state.get("sentiment"),
         services.knowledge, as_of_date(state), held_product_codes=set(state.get("held_product_codes", [])),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from langgraph.runtime import Runtime
 
 from agents.common import as_of_date, specialist
-from graph.context import AdvisorServices
+from graph.context import AdvisorServices, services_from
 from graph.state import AdvisorState
 from tools.findings import SpendingFinding
 from tools.spending import spending_for_customer
@@ -13,6 +13,6 @@ from tools.spending import spending_for_customer
 
 @specialist("spending", lambda reason: SpendingFinding(available=False, missing_reason=reason))
 def spending_node(state: AdvisorState, runtime: Runtime[AdvisorServices]) -> dict:
-    services = runtime.context
+    services = services_from(runtime)
     finding = spending_for_customer(services.store, state["customer_id"], as_of_date(state), services.segmenter)
     return {"spending": finding}

@@ -24,7 +24,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
 from advisor.settings import REPO_ROOT, Settings
-from graph.context import AdvisorServices
+from graph.context import AdvisorServices, services_from
 from graph.state import AdvisorState, Route
 from tools.findings import AGENT_NAMES
 
@@ -162,7 +162,7 @@ def _json_object(text: str) -> str:
 
 def supervisor_node(state: AdvisorState, runtime: Runtime[AdvisorServices]) -> dict:
     started = time.perf_counter()
-    services = runtime.context
+    services = services_from(runtime)
     has_customer = state.get("customer_id") is not None
     route = services.router.route(state["question"], has_customer=has_customer)
     if has_customer and services.settings.llm_backend != "offline":

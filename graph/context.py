@@ -91,3 +91,24 @@ class AdvisorServices:
         for name in ("segmenter", "risk_model", "sentiment_scorer", "intent_classifier", "router", "retriever",
                      "backend"):
             getattr(self, name)
+        self.backend.warm_up()
+
+
+_default_services: AdvisorServices | None = None
+
+
+def services_from(runtime) -> AdvisorServices:
+    """The run's services, or (for LangGraph Studio, which passes no context) the
+    process-wide services built from the settings on first use."""
+    global _default_services
+    context = getattr(runtime, "context", None)
+    if isinstance(context, AdvisorServices):
+        return context
+    if _default_services is None:
+        from advisor import services as factory
+        from advisor.settings import get_settings
+
+        settings = get_settings()
+        _default_services = AdvisorServices(settings=settings, store=factory.open_store(settings),
+                                            knowledge=factory.knowledge_base(settings))
+    return _default_services

@@ -131,6 +131,9 @@ class LLMBackend(ABC):
     def has_model(self) -> bool:
         return True
 
+    def warm_up(self) -> None:  # noqa: B027 - most backends have nothing to load
+        """Load whatever the first call would load (a model's weights), so that call is not slow."""
+
     def fits(self, messages: Sequence[Message]) -> bool:
         return self.count_tokens(messages) <= self.prompt_token_budget
 

@@ -123,13 +123,21 @@ class ZephyrBackend(LLMBackend):
         self.quantisation = "nf4" if "quantization_config" in kwargs else None
         self.device = str(model.device)
         self.load_seconds = round(time.perf_counter() - started, 2)
-        log.info("loaded %s on %s in %.1f s (adapter: %s)", self.model, self.device, self.load_seconds, self.adapter)
+        log.info("loaded %s on %s in %.1f s (adapter: %s)", self.model, self.device, self.load_seconds,
+                 self.adapter)
         return model
 
     # --- backend interface ---------------------------------------------------------------
+    def warm_up(self) -> None:
+        self.load()
+
     def count_tokens(self, messages: Sequence[Message]) -> int:
         encoded = self.tokenizer().apply_chat_template(
-            list(messages), add_generation_prompt=True, tokenize=True, return_dict=True, sanitize_control_tokens=True
+            list(messages),
+            add_generation_prompt=True,
+            tokenize=True,
+            return_dict=True,
+            sanitize_control_tokens=True,
         )
         return len(encoded["input_ids"])
 
