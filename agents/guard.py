@@ -9,7 +9,9 @@ from langgraph.runtime import Runtime
 from bank.store import Customer
 
 from graph.context import AdvisorServices, services_from
-from graph.state import AdvisorState, LLMUsage, Reset
+from langgraph.types import Overwrite
+
+from graph.state import AdvisorState, LLMUsage
 from tools.findings import CustomerProfile
 
 
@@ -71,6 +73,6 @@ def guard_node(state: AdvisorState, runtime: Runtime[AdvisorServices]) -> dict:
         "as_of": services.as_of.isoformat(),
         "spending": None, "credit": None, "sentiment": None, "products": None, "compliance": None,
         "sources": [], "draft": "", "answer": "", "revisions": 0,
-        "prompt_hashes": Reset({}), "timings_ms": Reset({}), "nodes_run": Reset(["guard"]),
-        "llm": Reset(LLMUsage(backend=services.settings.llm_backend)),
+        "prompt_hashes": Overwrite({}), "timings_ms": Overwrite({}), "nodes_run": Overwrite(["guard"]),
+        "llm": Overwrite(LLMUsage(backend=services.settings.llm_backend)),
     }

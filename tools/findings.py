@@ -144,6 +144,8 @@ class CreditFinding(Finding):
     debt_to_income: float | None = Field(None, description="Monthly debt payments / monthly gross income.")
     late_payments_12m: int = 0
     late_30_plus_12m: int = 0
+    late_30_plus_6m: int | None = Field(None, description="Payments 30+ days late in the last 6 months (None: not computed).")
+    late_30_plus_3m: int | None = Field(None, description="Payments 30+ days late in the last 3 months (None: not computed).")
     worst_days_late: int = 0
     missed_payments_12m: int = 0
     default_probability: float | None = None
@@ -209,6 +211,10 @@ class Recommendation(BaseModel):
     evidence: list[str]
     checks: list[EligibilityCheck] = Field(default_factory=list)
     disclosures: list[str] = Field(default_factory=list, description="Disclosure ids the advisor must give.")
+    to_confirm: list[str] = Field(
+        default_factory=list,
+        description="Catalogue conditions the tool cannot check from data; the advisor confirms them.",
+    )
 
 
 class ProductsFinding(Finding):
