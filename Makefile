@@ -12,7 +12,7 @@ export TRANSFORMERS_OFFLINE := 1
 export ANONYMIZED_TELEMETRY := False
 export ORT_DISABLE_TELEMETRY := 1
 
-.PHONY: install demo test test-unit test-integration bench lint clean
+.PHONY: install demo test test-unit test-integration test-browser eval bench clean
 
 install: $(STAMP)
 
@@ -30,9 +30,18 @@ demo: install
 	@test -f $(ADVISOR_HOME)/bank/customers.csv || $(ADVISOR) data generate --customers 2000 --months 12 --seed 42
 	$(ADVISOR) ingest
 	$(ADVISOR) customers list --limit 5
+	$(VENV)/bin/chainlit run chainlit_app.py --headless --host 127.0.0.1 --port 8000
 
 test: install
+	@scripts/install_browser.sh
 	$(PY) -m pytest -q
+
+test-browser: install
+	@scripts/install_browser.sh
+	$(PY) -m pytest -q -m browser tests/browser
+
+eval: install
+	$(ADVISOR) eval
 
 test-unit: install
 	$(PY) -m pytest -q tests/unit
