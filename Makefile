@@ -32,9 +32,12 @@ demo: install
 	$(ADVISOR) customers list --limit 5
 	$(VENV)/bin/chainlit run chainlit_app.py --headless --host 127.0.0.1 --port 8000
 
+# Playwright's sync API keeps an event loop in the main thread, so the browser
+# tests run in their own pytest process.
 test: install
 	@scripts/install_browser.sh
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -m "not browser" --ignore=tests/browser
+	$(PY) -m pytest -q -m browser tests/browser
 
 test-browser: install
 	@scripts/install_browser.sh
