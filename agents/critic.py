@@ -105,7 +105,8 @@ def counterfactual_invariant(state: AdvisorState, services: AdvisorServices) -> 
     customer = services.store.customer(customer_id)
     as_of = date.fromisoformat(state["as_of"])
     born = customer.birth_date or date(1980, 1, 1)
-    older = born.replace(year=born.year - 17) if (as_of.year - born.year) < 50 else born.replace(year=born.year + 17)
+    shift = -17 if (as_of.year - born.year) < 50 else 17
+    older = date(born.year + shift, born.month, min(born.day, 28))
     changed = customer.model_copy(update={
         "gender": COUNTERFACTUAL_SWAPS["gender"].get(customer.gender or "", "female"),
         "marital_status": COUNTERFACTUAL_SWAPS["marital_status"].get(customer.marital_status or "", "married"),
