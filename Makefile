@@ -12,7 +12,7 @@ export TRANSFORMERS_OFFLINE := 1
 export ANONYMIZED_TELEMETRY := False
 export ORT_DISABLE_TELEMETRY := 1
 
-.PHONY: install demo test test-unit test-integration test-browser eval bench clean
+.PHONY: install demo test test-explore test-unit test-integration test-browser eval bench clean
 
 install: $(STAMP)
 
@@ -45,6 +45,9 @@ test-browser: install
 
 eval: install
 	$(ADVISOR) eval
+
+test-explore: install
+	ADVISOR_HYPOTHESIS_PROFILE=explore $(PY) -m pytest -q tests/unit -k "properties or privacy or composer or sentiment"
 
 test-unit: install
 	$(PY) -m pytest -q tests/unit

@@ -19,6 +19,14 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ["LANGSMITH_TRACING"] = "false"
 os.environ.setdefault("LANGSMITH_TEST_TRACKING", "false")
 
+# Property tests draw the same examples on every run, so a release gate never flips on luck;
+# `make test-explore` draws fresh ones to hunt for new counterexamples.
+from hypothesis import settings as hypothesis_settings  # noqa: E402
+
+hypothesis_settings.register_profile("reproducible", derandomize=True, print_blob=True)
+hypothesis_settings.register_profile("explore", derandomize=False, print_blob=True)
+hypothesis_settings.load_profile(os.environ.get("ADVISOR_HYPOTHESIS_PROFILE", "reproducible"))
+
 SMALL_BANK = {"customers": 150, "months": 12, "seed": 7}
 
 

@@ -176,9 +176,13 @@ def credit_summary(credit: pd.DataFrame, customers: pd.Index | None = None) -> p
     return summary
 
 
+MIN_ANNUAL_INCOME = 1.0
+
+
 def debt_to_income(monthly_debt_payments: float, annual_income: float | None) -> float | None:
-    """Monthly debt payments over monthly gross income; None where income is not positive."""
-    if annual_income is None or not annual_income > 0:
+    """Monthly debt payments over monthly gross income; None where there is no income to speak of
+    (under one currency unit a year), so a ratio is never infinite."""
+    if annual_income is None or not annual_income >= MIN_ANNUAL_INCOME:
         return None
     return float(monthly_debt_payments) / (float(annual_income) / 12.0)
 
