@@ -93,11 +93,30 @@ class Settings(BaseSettings):
     llm_timeout_s: float = Field(30.0, gt=0, description="Fall back to the offline composer after this long.")
 
     # --- fine-tuning ------------------------------------------------------------------
-    lora_rank: int = Field(16, ge=1, description="LoRA rank.")
-    lora_alpha: int = Field(32, ge=1, description="LoRA alpha.")
-    learning_rate: float = Field(2e-4, gt=0, description="Fine-tuning learning rate.")
+    finetune_lora_rank: int = Field(16, ge=1, description="LoRA rank (r) of the adapter.")
+    finetune_lora_alpha: int = Field(32, ge=1, description="LoRA alpha (the update is scaled by alpha / rank).")
+    finetune_lora_dropout: float = Field(0.05, ge=0, lt=1, description="Dropout on the LoRA branch.")
+    finetune_target_modules: list[str] = Field(
+        ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"],
+        description="Linear layers that get a LoRA adapter (Mistral/Llama names).",
+    )
+    finetune_learning_rate: float = Field(2e-4, gt=0, description="Fine-tuning learning rate.")
     finetune_epochs: float = Field(2.0, gt=0, description="Fine-tuning epochs.")
+    finetune_max_steps: int | None = Field(None, ge=1, description="Stop after this many optimiser steps.")
     finetune_max_length: int = Field(6000, ge=64, description="Longest training sequence in tokens.")
+    finetune_batch_size: int = Field(1, ge=1, description="Sequences per device and forward pass.")
+    finetune_grad_accumulation: int = Field(8, ge=1, description="Forward passes per optimiser step.")
+    finetune_gradient_checkpointing: bool = Field(True, description="Recompute activations to save memory.")
+    finetune_min_examples: int = Field(50, ge=1, description="Export refuses a set with fewer approved answers.")
+    finetune_max_share: float = Field(
+        0.6, gt=0, le=1, description="Export refuses a set where one topic or one customer holds a larger share."
+    )
+    finetune_dedupe_similarity: float = Field(
+        0.95, gt=0, le=1, description="Examples at least this similar (cosine of word n-grams) are duplicates."
+    )
+    finetune_use_active_adapter: bool = Field(
+        True, description="Without zephyr_adapter, load the adapter `advisor finetune evaluate` activated."
+    )
 
     # --- LangSmith (standard variable names, no prefix) ---------------------------------
     langsmith_api_key: SecretStr | None = Field(

@@ -44,10 +44,11 @@ def build_backend(settings: Settings) -> LLMBackend:
     """A new backend for these settings (nothing is loaded until the first call)."""
     common = {"prompt_token_budget": settings.prompt_token_budget, "timeout_s": settings.llm_timeout_s}
     if settings.llm_backend == "zephyr":
+        from finetune.adapters import configured_adapter
         from graph.llm.zephyr import ZephyrBackend
 
         return ZephyrBackend(
-            settings.zephyr_model, adapter=settings.zephyr_adapter, load_in_4bit=settings.load_in_4bit, **common
+            settings.zephyr_model, adapter=configured_adapter(settings), load_in_4bit=settings.load_in_4bit, **common
         )
     if settings.llm_backend == "openai":
         from graph.llm.openai_compat import OpenAICompatibleBackend
@@ -63,12 +64,22 @@ def build_backend(settings: Settings) -> LLMBackend:
     return OfflineBackend(**common)
 
 
+def _adapter_key(settings: Settings) -> str | None:
+    """The adapter a zephyr backend would load: the configured one, else the activated one."""
+    if settings.llm_backend != "zephyr":
+        return None
+    from finetune.adapters import configured_adapter
+
+    adapter = configured_adapter(settings)
+    return str(adapter) if adapter else None
+
+
 def _backend_key(settings: Settings) -> tuple:
     """The settings that make two backends different."""
     return (
         settings.llm_backend,
         settings.zephyr_model,
-        str(settings.zephyr_adapter) if settings.zephyr_adapter else None,
+        _adapter_key(settings),
         settings.load_in_4bit,
         settings.openai_base_url,
         settings.openai_model,
