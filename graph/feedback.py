@@ -6,6 +6,9 @@ verdicts live in a small SQLite table under ``ADVISOR_HOME`` (WAL, one transacti
 per feedback, so a killed process loses nothing) and are turned into the product
 matcher's :class:`~tools.products.feedback.FeedbackAdjustments`, which lowers the
 score of offers that similar customers' advisors keep rejecting, within eligibility.
+When the audit trail is in PostgreSQL (``ADVISOR_AUDIT_URL=postgresql://...``) the
+verdicts go to an ``offer_feedback`` table in that same database instead, so every app
+replica reads and writes the same verdicts.
 
 The offers, segment and band of an answer are read back from its audit record, so
 feedback always refers to what the advisor actually saw. Giving feedback again on
@@ -31,6 +34,14 @@ _CREATE = (
     "customer_id TEXT, advisor_id TEXT, segment TEXT, risk_band TEXT, accepted INTEGER NOT NULL, comment TEXT, "
     "created_at TEXT NOT NULL, PRIMARY KEY (trace_id, product_code))"
 )
+_UPSERT_SQLITE = "INSERT OR REPLACE INTO offer_feedback VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+_UPSERT_POSTGRES = (
+    "INSERT INTO offer_feedback VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) "
+    "ON CONFLICT (trace_id, product_code) DO UPDATE SET customer_id = EXCLUDED.customer_id, "
+    "advisor_id = EXCLUDED.advisor_id, segment = EXCLUDED.segment, risk_band = EXCLUDED.risk_band, "
+    "accepted = EXCLUDED.accepted, comment = EXCLUDED.comment, created_at = EXCLUDED.created_at"
+)
+_SELECT = "SELECT product_code, accepted, segment, risk_band FROM offer_feedback"
 
 
 class OfferFeedback(BaseModel):
@@ -46,7 +57,15 @@ class OfferFeedback(BaseModel):
 
 
 def feedback_path(settings: Settings) -> Path:
+    """The SQLite file of verdicts, used unless :func:`feedback_postgres_url` names a database."""
     return settings.home / "feedback.sqlite"
+
+
+def feedback_postgres_url(settings: Settings) -> str | None:
+    """The PostgreSQL database holding the verdicts: the audit trail's, when it is PostgreSQL."""
+    from graph.audit import is_postgres_url
+
+    return settings.audit_url if is_postgres_url(settings.audit_url) else None
 
 
 @contextmanager
@@ -57,6 +76,47 @@ def _connect(path: Path) -> Iterator[sqlite3.Connection]:
         connection.execute("PRAGMA synchronous=FULL")
         connection.execute(_CREATE)
         yield connection
+
+
+@contextmanager
+def _connect_postgres(url: str):
+    """One transaction on the verdicts table (created on first use), committed on success."""
+    import psycopg
+
+    with psycopg.connect(url) as connection:
+        # Replicas starting together create the table once.
+        connection.execute("SELECT pg_advisory_xact_lock(hashtext('advisor_offer_feedback'))")
+        connection.execute(_CREATE)
+        yield connection
+
+
+def _save_verdicts(settings: Settings, rows: list[tuple]) -> None:
+    """Insert or replace the verdict rows in one transaction."""
+    url = feedback_postgres_url(settings)
+    if url is not None:
+        with _connect_postgres(url) as connection, connection.cursor() as cursor:
+            cursor.executemany(_UPSERT_POSTGRES, rows)
+        return
+    with _connect(feedback_path(settings)) as connection:
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            connection.executemany(_UPSERT_SQLITE, rows)
+            connection.execute("COMMIT")
+        except BaseException:
+            connection.execute("ROLLBACK")
+            raise
+
+
+def _load_verdicts(settings: Settings) -> list[tuple]:
+    url = feedback_postgres_url(settings)
+    if url is not None:
+        with _connect_postgres(url) as connection:
+            return connection.execute(_SELECT).fetchall()
+    path = feedback_path(settings)
+    if not path.exists():
+        return []
+    with _connect(path) as connection:
+        return connection.execute(_SELECT).fetchall()
 
 
 def offers_of_answer(payload: dict[str, Any]) -> tuple[list[str], str | None, str | None]:
@@ -89,17 +149,8 @@ def record_offer_feedback(settings: Settings, trace_id: str, value: int | bool, 
         accepted = bool(int(value))
         note = redact(comment or "")
         created_at = datetime.now(timezone.utc).isoformat(timespec="milliseconds")
-        with _connect(feedback_path(settings)) as connection:
-            connection.execute("BEGIN IMMEDIATE")
-            try:
-                connection.executemany(
-                    "INSERT OR REPLACE INTO offer_feedback VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    [(trace_id, code, answer.customer_id, advisor_id or answer.advisor_id, segment, risk_band,
-                      int(accepted), note, created_at) for code in codes])
-                connection.execute("COMMIT")
-            except BaseException:
-                connection.execute("ROLLBACK")
-                raise
+        _save_verdicts(settings, [(trace_id, code, answer.customer_id, advisor_id or answer.advisor_id, segment,
+                                   risk_band, int(accepted), note, created_at) for code in codes])
         result = OfferFeedback(trace_id=trace_id, accepted=accepted, product_codes=codes, segment=segment,
                                risk_band=risk_band, customer_id=answer.customer_id, comment=note)
         trail.append(trace_id, "feedback", {"value": int(accepted), "comment": note, "offers": codes,
@@ -114,14 +165,23 @@ def record_offer_feedback(settings: Settings, trace_id: str, value: int | bool, 
 def load_feedback_adjustments(settings: Settings) -> FeedbackAdjustments:
     """Accepted and rejected counts per (segment or band, product) from every stored verdict."""
     adjustments = FeedbackAdjustments()
-    path = feedback_path(settings)
-    if not path.exists():
-        return adjustments
-    with _connect(path) as connection:
-        rows = connection.execute("SELECT product_code, accepted, segment, risk_band FROM offer_feedback").fetchall()
-    for product_code, accepted, segment, risk_band in rows:
+    for product_code, accepted, segment, risk_band in _load_verdicts(settings):
         adjustments.record(product_code, bool(accepted), segment=segment, risk_band=risk_band)
     return adjustments
+
+
+def erase_postgres_feedback(settings: Settings, customer_id: str, trace_ids: list[str]) -> int:
+    """Delete the customer's verdicts (by customer or by answer) from PostgreSQL; the rows removed.
+
+    The SQLite file is handled by ``bank.erasure.erase_feedback_tables``; this is its
+    counterpart when :func:`feedback_postgres_url` names a database (0 when it does not).
+    """
+    url = feedback_postgres_url(settings)
+    if url is None:
+        return 0
+    with _connect_postgres(url) as connection:
+        return connection.execute("DELETE FROM offer_feedback WHERE customer_id = %s OR trace_id = ANY(%s)",
+                                  (customer_id, list(trace_ids))).rowcount
 
 
 def refresh_feedback(services) -> None:
