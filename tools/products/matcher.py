@@ -197,6 +197,22 @@ def reasons_for(columns: Columns, evaluation: ProductEvaluation, i: int) -> list
 
 
 # --- the book path -----------------------------------------------------------------------------
+def evaluate_book(
+    profiles: pd.DataFrame, features: pd.DataFrame, kb: KnowledgeBase, as_of: date
+) -> tuple[pd.DataFrame, Columns, list[ProductEvaluation]]:
+    """The normalised feature frame of a book (profiles joined to features on customer_id) and
+    every product's evaluation over it; the first step of ``match_products_book``."""
+    from tools.products.features import PROFILE_COLUMNS, profiles_frame
+
+    if "age" not in profiles and "birth_date" in profiles:
+        profiles = profiles_frame(profiles, as_of)
+    profile_part = profiles[[c for c in PROFILE_COLUMNS if c in profiles]]
+    feature_part = features.drop(columns=[c for c in PROFILE_COLUMNS if c in features and c != "customer_id"])
+    frame = normalise_features(profile_part.merge(feature_part, on="customer_id", how="inner"))
+    columns, evaluations = evaluate_products(frame, kb)
+    return frame, columns, evaluations
+
+
 def match_products_book(
     profiles: pd.DataFrame,
     features: pd.DataFrame,
@@ -212,14 +228,7 @@ def match_products_book(
     ``birth_date`` column instead of ``age`` is turned into the age on ``as_of``);
     ``features`` has ``FEATURE_COLUMNS`` per customer_id, e.g. rows of ``features_from_findings``.
     """
-    from tools.products.features import PROFILE_COLUMNS, profiles_frame
-
-    if "age" not in profiles and "birth_date" in profiles:
-        profiles = profiles_frame(profiles, as_of)
-    profile_part = profiles[[c for c in PROFILE_COLUMNS if c in profiles]]
-    feature_part = features.drop(columns=[c for c in PROFILE_COLUMNS if c in features and c != "customer_id"])
-    frame = normalise_features(profile_part.merge(feature_part, on="customer_id", how="inner"))
-    columns, evaluations = evaluate_products(frame, kb)
+    frame, columns, evaluations = evaluate_book(profiles, features, kb, as_of)
     offers = select_offers(columns, evaluations, feedback, top_k)
     rows = offers["row"].to_numpy()
     products = offers["product"].to_numpy()
@@ -292,6 +301,13 @@ def _evidence(
     return list(dict.fromkeys(ids))
 
 
+def price_tier(columns: Columns, evaluation: ProductEvaluation, i: int) -> str | None:
+    """The price tier of a credit product for row ``i`` ("Band B: 9.9% APR"); None for others."""
+    if not evaluation.product.grants_credit:
+        return None
+    return f"Band {columns.band(i)}: {float(evaluation.apr[i]):.1f}% APR"
+
+
 def _recommendation(
     evaluation: ProductEvaluation, columns: Columns, score: float, evidence: list[str]
 ) -> Recommendation:
@@ -304,7 +320,7 @@ def _recommendation(
         product_type=p.type,
         score=float(score),
         apr=apr,
-        price_tier=f"Band {columns.band(0)}: {apr:.1f}% APR" if credit else None,
+        price_tier=price_tier(columns, evaluation, 0),
         estimated_monthly_payment=round(float(evaluation.payment[0]), 2) if credit else None,
         dti_after=round(float(evaluation.dti_after[0]), 4) if credit else None,
         reasons=reasons_for(columns, evaluation, 0),
@@ -315,12 +331,11 @@ def _recommendation(
     )
 
 
-def _no_offer_reason(
-    columns: Columns, profile: CustomerProfile, hardship_offered: bool, has_offers: bool
-) -> str | None:
-    if columns.hardship[0]:
+def no_offer_reason(columns: Columns, i: int, hardship_offered: bool, has_offers: bool) -> str | None:
+    """Why row ``i`` gets no offer, or only hardship support (None when it gets offers)."""
+    if columns.hardship[i]:
         signals = "; ".join(
-            policy.describe_vulnerability(columns.vulnerability, 0, columns.text("vulnerability_notes", 0))
+            policy.describe_vulnerability(columns.vulnerability, i, columns.text("vulnerability_notes", i))
         )
         if hardship_offered:
             return (
@@ -336,17 +351,17 @@ def _no_offer_reason(
         )
     if has_offers:
         return None
-    if columns.open_complaints[0] > 0:
+    if columns.open_complaints[i] > 0:
         return (
             f"A complaint is open: no product may be promoted until 10 business days after the final response "
             f"({policy.cite('complaints.no_sales')})"
         )
-    if not profile.consent_marketing:
+    if not columns.consent_marketing[i]:
         return (
             f"No marketing consent on record: new products may not be offered "
             f"({policy.cite('consent.marketing')}; lawful basis {policy.cite('consent.lawful_basis')})"
         )
-    if columns.rank[0] == 4:
+    if columns.rank[i] == 4:
         return (
             f"Risk band E: no new credit ({policy.cite('affordability.no_credit_band_e')}), and no savings or "
             f"account product matches an identified need ({policy.cite('suitability.need_match')})"
@@ -403,7 +418,7 @@ def match_products(
         recommendations=recommendations,
         considered=len(evaluations),
         excluded=excluded,
-        no_offer_reason=_no_offer_reason(columns, profile, hardship_offered, bool(recommendations)),
+        no_offer_reason=no_offer_reason(columns, 0, hardship_offered, bool(recommendations)),
         hardship_support=bool(columns.hardship[0]),
         evidence=evidence,
         tools_called=["match_products"],
