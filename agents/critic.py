@@ -12,22 +12,33 @@ from __future__ import annotations
 import json
 import re
 import time
+from dataclasses import dataclass
 from datetime import date
 
 from langgraph.runtime import Runtime
 
 from agents.answer import findings_of, usage_of
-from agents.composer import compose_offline, revise
+from agents.composer import (
+    Section,
+    compliance_section,
+    compose_offline,
+    credit_section,
+    revise,
+    sentiment_section,
+    spending_section,
+)
 from agents.guard import profile_from_customer
+from bank.knowledge import KnowledgeBase
 from graph.context import AdvisorServices, services_from
 from graph.state import AdvisorState, CriticVerdict
-from tools.compliance import check_draft
+from tools.compliance import POLICY_RULES, check_draft
 from tools.findings import Findings, ProductsFinding
 from tools.products import match_products
 
 NUMBER = re.compile(r"(?<![\w.-])-?\d{1,3}(?:,\d{3})+(?:\.\d+)?%?|(?<![\w.-])-?\d+(?:\.\d+)?%?")
 DATE = re.compile(r"\b\d{4}-\d{2}(?:-\d{2})?(?:T\d{2}:\d{2}(?::\d{2})?)?\b")
-IDENTIFIER = re.compile(r"\b[A-Z]{1,4}-[A-Z0-9]+(?:-[A-Z0-9]+)*\b|\[[^\]]*\]|\b\w+:[\w.:-]+")
+# Ids, bracketed references, evidence ids and policy sections ("§4.3") are names, not figures.
+IDENTIFIER = re.compile(r"\b[A-Z]{1,4}-[A-Z0-9]+(?:-[A-Z0-9]+)*\b|\[[^\]]*\]|\b\w+:[\w.:-]+|§\s?\d+(?:\.\d+)*")
 STRUCTURAL_MAX = 12
 
 
@@ -79,15 +90,30 @@ def _matches(shown: float, value: float, decimals: int, percent: bool) -> bool:
     return any(abs(round(c, decimals) - shown) <= tolerance for c in candidates)
 
 
-def recommendation_issues(products: ProductsFinding | None) -> list[str]:
+@dataclass(frozen=True)
+class CriticIssue:
+    """One problem of a draft: the policy rule it breaks and what was found.
+
+    ``detail`` may quote the draft: it goes to the trace, the audit trail and the revision
+    prompt, never into an answer shown to the advisor.
+    """
+
+    rule: str
+    detail: str
+    product_code: str | None = None
+
+
+def recommendation_issues(products: ProductsFinding | None) -> list[CriticIssue]:
     if products is None:
         return []
     issues = []
     for offer in products.recommendations:
         if not offer.reasons:
-            issues.append(f"offer {offer.product_code} has no reasons")
+            issues.append(CriticIssue("offers.evidence", f"offer {offer.product_code} has no reasons",
+                                      offer.product_code))
         if not offer.evidence:
-            issues.append(f"offer {offer.product_code} has no evidence")
+            issues.append(CriticIssue("offers.evidence", f"offer {offer.product_code} has no evidence",
+                                      offer.product_code))
     return issues
 
 
@@ -120,43 +146,84 @@ def counterfactual_invariant(state: AdvisorState, services: AdvisorServices) -> 
     return original == [(o.product_code, round(o.score, 9), o.apr) for o in rerun.recommendations]
 
 
-def critique(state: AdvisorState, services: AdvisorServices) -> CriticVerdict:
+def draft_issues(state: AdvisorState, services: AdvisorServices) -> tuple[list[CriticIssue], bool]:
+    """The draft's problems, and whether the offers stay put when protected attributes change."""
     answer = state.get("answer", "")
     findings = findings_of(state)
     sources = [s.model_dump() for s in state.get("sources", [])]
-    issues = [f"figure not found in any finding: {f}" for f in
-              ungrounded_figures(answer, findings, sources, state["question"])]
+    issues = [CriticIssue("forbidden.unsupported_figure", f"figure not found in any finding: {figure}")
+              for figure in ungrounded_figures(answer, findings, sources, state["question"])]
     issues += recommendation_issues(state.get("products"))
-    blocking = False
     if state.get("compliance") is not None:
         for violation in check_draft(answer, state.get("products"), state["compliance"], state.get("credit"),
                                      services.knowledge):
-            issues.append(f"{violation.rule} ({violation.policy}): {violation.message}")
+            detail = f"{violation.rule} ({violation.policy}): {violation.message}"
+            issues.append(CriticIssue(violation.rule, detail, violation.product_code))
     invariant = counterfactual_invariant(state, services)
     if not invariant:
-        issues.append("offers change when protected attributes change")
-        blocking = True
+        issues.append(CriticIssue("forbidden.protected_attribute",
+                                  "offers change when protected attributes change"))
+    return issues, invariant
+
+
+def verdict_of(state: AdvisorState, issues: list[CriticIssue], invariant: bool) -> CriticVerdict:
     if not issues:
         verdict = "revised" if state.get("revisions", 0) else "approved"
-    elif blocking or state.get("revisions", 0) >= 1:
+    elif not invariant or state.get("revisions", 0) >= 1:
         verdict = "blocked"
     else:
         verdict = "revised"
-    return CriticVerdict(verdict=verdict, issues=issues, counterfactual_invariant=invariant)
+    return CriticVerdict(verdict=verdict, issues=[issue.detail for issue in issues],
+                         counterfactual_invariant=invariant)
 
 
-def blocked_answer(issues: list[str]) -> str:
-    listed = "\n".join(f"- {issue}" for issue in issues)
-    return ("**This answer was blocked by the compliance critic** and is not shown. "
-            "The findings are in the trace for review.\n\nIssues found:\n" + listed)
+def critique(state: AdvisorState, services: AdvisorServices) -> CriticVerdict:
+    return verdict_of(state, *draft_issues(state, services))
+
+
+def blocked_answer(issues: list[CriticIssue], findings: Findings, kb: KnowledgeBase, question: str = "") -> str:
+    """What the advisor reads instead of a blocked draft: the policy sections it broke and the
+    facts of the findings, never the draft's own words (those are in the trace for review)."""
+    lines = ["**This answer was blocked by the compliance critic.** The draft is not shown and no offer may be "
+             "made from it; the draft and the critic's notes are in the trace for compliance review.",
+             "", "### Policy sections the draft broke"]
+    by_section: dict[str, list[CriticIssue]] = {}
+    for issue in issues:
+        by_section.setdefault(POLICY_RULES[issue.rule].citation, []).append(issue)
+    for citation, broken in by_section.items():
+        rule = POLICY_RULES[broken[0].rule]
+        heading = kb.section(rule.doc_id, rule.section_id).heading
+        products = sorted({issue.product_code for issue in broken if issue.product_code})
+        about = f", about {', '.join(products)}" if products else ""
+        lines.append(f"- {citation} {heading} ({len(broken)} issue{'s' if len(broken) > 1 else ''}{about})")
+    for section in fact_sections(findings, question):
+        lines += ["", f"### {section.title}", *(line if line.startswith(("|", "  -", "- ")) else f"- {line}"
+                                                for line in section.lines)]
+    return "\n".join(lines)
+
+
+def fact_sections(findings: Findings, question: str = "") -> list[Section]:
+    """The findings the advisor may rely on when a draft is blocked: no offers and no disclosures."""
+    sections = []
+    if findings.credit is not None:
+        sections.append(credit_section(findings.credit))
+    if findings.spending is not None:
+        sections.append(spending_section(findings.spending, question))
+    if findings.sentiment is not None:
+        sections.append(sentiment_section(findings.sentiment))
+    if findings.compliance is not None:
+        sections.append(compliance_section(findings.compliance))
+    return sections
 
 
 def critic_node(state: AdvisorState, runtime: Runtime[AdvisorServices]) -> dict:
     started = time.perf_counter()
-    verdict = critique(state, services_from(runtime))
+    services = services_from(runtime)
+    issues, invariant = draft_issues(state, services)
+    verdict = verdict_of(state, issues, invariant)
     update: dict = {"critic": verdict}
     if verdict.verdict == "blocked":
-        update["answer"] = blocked_answer(verdict.issues)
+        update["answer"] = blocked_answer(issues, findings_of(state), services.knowledge, state["question"])
     elapsed = (time.perf_counter() - started) * 1000
     return {**update, "timings_ms": {f"critic{'_2' if state.get('revisions') else ''}": round(elapsed, 2)},
             "nodes_run": ["critic"]}

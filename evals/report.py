@@ -47,6 +47,8 @@ class EvalReport(BaseModel):
     git_revision: str | None
     advisor_home: str
     as_of: str | None = None
+    warm_up_seconds: float | None = Field(None, description="Loading (and, where missing, training) the graph's "
+                                                            "models before the suites; not in any latency.")
     verdicts: list[SuiteVerdict]
 
     @property
@@ -127,7 +129,9 @@ def render_html(report: EvalReport) -> str:
              f"<h1>Advisor evaluation {status}</h1>",
              f"<p class='meta'>{_cell(report.started_at)} &middot; {report.seconds:.0f} s &middot; backend "
              f"{_cell(report.backend)} ({_cell(report.model)}) &middot; revision {_cell(report.git_revision)} "
-             f"&middot; bank {_cell(report.advisor_home)} (as of {_cell(report.as_of)})</p>",
+             f"&middot; bank {_cell(report.advisor_home)} (as of {_cell(report.as_of)})"
+             + (f" &middot; models loaded in {report.warm_up_seconds:.0f} s before the suites"
+                if report.warm_up_seconds is not None else "") + "</p>",
              "<table><tr><th>suite</th><th>examples</th><th>seconds</th><th>dataset</th><th>verdict</th></tr>"]
     for verdict in report.verdicts:
         suite = verdict.suite

@@ -127,6 +127,21 @@ class EvalContext:
 
         return judge_evaluators(self.settings) if self.settings.llm_backend != "offline" else []
 
+    def warm_up(self) -> tuple[float, str | None]:
+        """Load every model the graph uses (training those missing from <home>/models), as the app
+        does when it starts, so that the first turns' latencies are turns, not training.
+
+        The seconds it took, and what failed, if anything: as in the app, a model that cannot
+        load is left to the examples, which then report the error.
+        """
+        started = time.perf_counter()
+        error = None
+        try:
+            self.services.warm_up()
+        except Exception as failure:  # reported; each example that needs the model then fails
+            error = f"{type(failure).__name__}: {failure}"
+        return round(time.perf_counter() - started, 1), error
+
     def graph_tracing(self):
         """``evaluate`` turns tracing on around each target call; the graph's own LangChain
         runs would then go to the default LangSmith client (and try the network). Offline

@@ -37,7 +37,9 @@ def evaluate(
     if unknown:
         fail("unknown_suite", f"unknown suite(s) {', '.join(unknown)}; choose from {', '.join(SUITES)}", as_json)
     if upload and config.langsmith_api_key is None:
-        fail("no_langsmith_key", "--upload needs LANGSMITH_API_KEY", as_json)
+        fail("no_langsmith_key", "--upload records datasets and experiments in LangSmith and needs "
+                                 "LANGSMITH_API_KEY set in the environment; without --upload the suites run "
+                                 f"offline and the results stay under {config.reports_dir}", as_json)
     if thresholds_file is not None and not thresholds_file.exists():
         fail("thresholds_not_found", f"{thresholds_file} does not exist", as_json)
     if not config.store_path.exists():
@@ -60,6 +62,14 @@ def evaluate(
                                        "--skip-text) first", as_json)
         thresholds = load_thresholds(thresholds_file or THRESHOLDS_FILE)
         revision = git_revision()
+        warm_up_seconds = None
+        if any(SUITES[n].uses_graph for n in names):
+            warm_up_seconds, warm_up_error = ctx.warm_up()
+            console.print(f"models loaded in {warm_up_seconds:.0f} s (trained where missing); the latencies "
+                          "below are of turns on loaded models, as in the app")
+            if warm_up_error:
+                console.print(f"[yellow]a model failed to load ({warm_up_error}); the examples that need it "
+                              "will fail[/]")
         verdicts = []
         for name in names:
             chosen = SUITES[name]
@@ -76,7 +86,7 @@ def evaluate(
         report = EvalReport(started_at=started_at, seconds=round(time.perf_counter() - started, 1),
                             backend=config.llm_backend, model=model_name(config), git_revision=revision,
                             advisor_home=str(config.home.resolve()), as_of=str(ctx.as_of),
-                            verdicts=verdicts)
+                            warm_up_seconds=warm_up_seconds, verdicts=verdicts)
     finally:
         ctx.close()
     json_path, html_path = write_reports(report, config.reports_dir)

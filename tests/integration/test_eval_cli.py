@@ -56,6 +56,7 @@ def test_quick_suites_pass_and_write_reports(in_home):
     assert {f"recall@3_{m}" for m in ("dense", "sparse", "fused", "reranked")} <= set(retrieval["metrics"])
     assert compliance["metrics"]["draft_correct"] >= 0.9
     assert report["backend"] == "offline" and routing["dataset"]["version"] >= 1
+    assert report["warm_up_seconds"] is None, "no graph suite, no models to load"
     assert Path(report["report_files"]["json"]).exists() and Path(report["report_files"]["html"]).exists()
     assert Path(report["report_files"]["json"]).parent == in_home / "reports"
 
@@ -79,6 +80,7 @@ def test_graph_suites_run_on_the_small_bank(in_home, tmp_path):
     report = json.loads(result.stdout)
     assert result.exit_code == 0, json.dumps([s["outcomes"] for s in report["suites"]])[:3000]
     grounded, fairness, adversarial = report["suites"]
+    assert report["warm_up_seconds"] >= 0, "the graph's models load before the suites, outside their latencies"
     assert {"grounded", "trajectory_complete", "facts_in_findings", "latency_p95_ms"} <= set(grounded["metrics"])
     assert "counterfactual_invariance" in fairness["metrics"]
     assert "no_forbidden_claims" in adversarial["metrics"]
@@ -86,6 +88,8 @@ def test_graph_suites_run_on_the_small_bank(in_home, tmp_path):
 
 def test_refuses_without_a_bank_and_unknown_suites(tmp_path, monkeypatch):
     monkeypatch.setenv("ADVISOR_HOME", str(tmp_path / "empty"))
+    for variable in ("LANGSMITH_API_KEY", "ADVISOR_LANGSMITH_API_KEY"):
+        monkeypatch.delenv(variable, raising=False)
     get_settings.cache_clear()
     try:
         missing = run("eval", "--suite", "routing", "--json")
@@ -96,7 +100,10 @@ def test_refuses_without_a_bank_and_unknown_suites(tmp_path, monkeypatch):
     assert missing.exit_code == 2 and json.loads(missing.stdout)["error"]["code"] == "no_data"
     assert "make demo" in json.loads(missing.stdout)["error"]["message"]
     assert json.loads(unknown.stdout)["error"]["code"] == "unknown_suite"
-    assert json.loads(no_key.stdout)["error"]["code"] in ("no_langsmith_key", "no_data")
+    assert no_key.exit_code == 2
+    refused = json.loads(no_key.stdout)["error"]
+    assert refused["code"] == "no_langsmith_key", "the missing key is named before the missing bank"
+    assert "LANGSMITH_API_KEY" in refused["message"] and "without --upload" in refused["message"]
 
 
 def test_the_retrieval_suite_ranks_exactly_as_the_retriever(in_home):

@@ -173,3 +173,70 @@ def test_offers_while_restricted_are_caught(kb):
 def test_no_products_means_any_rate_is_unsupported(case, kb):
     found = check_draft("A loan at 7.9% APR would work.", None, case["compliance"], case["credit"], kb)
     assert [v.rule for v in found] == ["forbidden.unsupported_figure"]
+
+
+@pytest.mark.parametrize("dti", [0.016, 0.134])
+def test_a_debt_to_income_percentage_matching_the_finding_is_not_a_breach(case, kb, dti):
+    credit = case["credit"].model_copy(update={"debt_to_income": dti})
+    base = clean_draft(case["products"], kb)
+
+    def violations(text: str):
+        return check_draft(base + "\n" + text, case["products"], case["compliance"], credit, kb)
+
+    for wording in (f"Credit: debt-to-income {dti * 100:.1f}%.", f"Her DTI is {dti * 100:.1f} %, under the cap.",
+                    f"Debt-to-income: {dti:.3f}."):
+        assert violations(wording) == [], wording
+    assert [v.rule for v in violations(f"Credit: debt-to-income {dti * 100 + 7:.1f}%.")] == [
+        "forbidden.unsupported_figure"]
+
+
+def test_the_debt_to_income_after_an_offer_is_checked(case, kb):
+    travel = next(r for r in case["products"].recommendations if r.product_code == "CC-TRAVEL")
+    base = clean_draft(case["products"], kb)
+    assert violations_of(case, kb, base + f"\n(debt-to-income after: {travel.dti_after * 100:.1f}%)") == []
+    found = violations_of(case, kb, base + f"\n(debt-to-income after: {travel.dti_after * 100 + 9:.1f}%)")
+    assert [v.rule for v in found] == ["forbidden.unsupported_figure"]
+
+
+@pytest.fixture(scope="module")
+def restricted(kb):
+    c = make_customer(consent=False, **TRAVELLER)
+    products = match_products(
+        c["profile"], c["spending"], c["credit"], c["sentiment"], kb, AS_OF, holdings=c["holdings"]
+    )
+    compliance = check_compliance(c["profile"], c["spending"], c["credit"], c["sentiment"], products, kb)
+    assert products.recommendations == []
+    return lambda text: check_draft(text, products, compliance, c["credit"], kb)
+
+
+RULED_OUT_LISTS = [
+    "**Not offered:**\n- CC-TRAVEL: no marketing consent\n- Northbridge Travel Rewards Credit Card: fee value",
+    "### Products not offered\n- CC-TRAVEL (consent.marketing)\n\nCC-CASHBACK is ruled out too.",
+    "Declined:\n1. CC-TRAVEL\n2. SAV-FIXED12",
+    "- Not eligible: CC-TRAVEL (consent.marketing)\n  - SAV-FIXED12 (consent.marketing)",
+    "### Sources\n- `product:CC-TRAVEL` (products)\n- `policy:POL-MARKETING:3.1` (policies)",
+]
+
+
+@pytest.mark.parametrize("listing", RULED_OUT_LISTS)
+def test_products_listed_as_not_offered_or_cited_are_not_offers(restricted, listing):
+    calm = "No new products can be offered: there is no marketing consent on record."
+    assert restricted(calm + "\n" + listing) == []
+
+
+PROMOTIONS_AFTER_A_LIST = [
+    "**Not offered:**\n- CC-CASHBACK: no consent\n\nThe Northbridge Travel Rewards Credit Card would suit her travel.",
+    "- Not offered: CC-CASHBACK (consent.marketing)\n- CC-TRAVEL would suit her travel.",
+    "### Sources\n- `product:CC-CASHBACK` (products)\n\n### Next steps\n- Suggest the CC-TRAVEL card for her trips.",
+]
+
+
+@pytest.mark.parametrize("listing", PROMOTIONS_AFTER_A_LIST)
+def test_a_promotion_after_a_list_of_products_ruled_out_is_still_caught(restricted, listing):
+    found = restricted(listing)
+    assert [(v.rule, v.product_code) for v in found] == [("forbidden.offer_while_restricted", "CC-TRAVEL")]
+
+
+def test_a_recommended_product_only_cited_as_a_source_needs_no_disclosures(case, kb):
+    text = "No change is suggested today.\n\n### Sources\n- `product:CC-TRAVEL` (products)"
+    assert violations_of(case, kb, text) == []
