@@ -135,10 +135,15 @@ class RefinedRoute(BaseModel):
 
 
 def refine_route(backend, question: str, route: Route, max_new_tokens: int = 60) -> Route:
-    """Ask the model for {"agents": [...]}; keep the classifier's route if it fails."""
-    from prompts import load_prompt
+    """Ask the model for {"agents": [...]}; keep the classifier's route if it fails.
 
-    messages = load_prompt("router_refine").messages(question=question, suggested=", ".join(route.agents))
+    The question is data in the prompt: neutralised, so it cannot close its block or write a
+    chat-template token, and whatever it asks for, only the agents' names are taken from the reply.
+    """
+    from prompts import load_prompt, neutralise
+
+    messages = load_prompt("router_refine").messages(question=neutralise(question),
+                                                      suggested=", ".join(route.agents))
     try:
         result = backend.generate(messages, max_new_tokens=max_new_tokens,
                                   json_schema=RefinedRoute.model_json_schema())

@@ -7,9 +7,11 @@ reasons and skipped; good rows load. Columns the contract does not name are kept
 
 from __future__ import annotations
 
+import csv
 import re
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from datetime import date, timedelta
 from enum import StrEnum
 from pathlib import Path
 
@@ -36,6 +38,9 @@ class Column(BaseModel):
     max_value: float | None = None
     identifier: bool = Field(False, description="A direct identifier: encrypted at rest.")
     protected: bool = Field(False, description="A protected attribute: never a model input.")
+    past_only: bool = Field(False, description="A date or time after the day of loading (a day's grace for time "
+                                               "zones) is an error: a birth, a payment or a transaction cannot "
+                                               "have happened yet.")
 
 
 class Table(BaseModel):
@@ -69,7 +74,7 @@ CUSTOMERS = Table(
         Column(name="full_name", identifier=True),
         Column(name="email", required=False, identifier=True),
         Column(name="phone", required=False, identifier=True),
-        Column(name="birth_date", kind=Kind.DATE, identifier=True, protected=True),
+        Column(name="birth_date", kind=Kind.DATE, identifier=True, protected=True, past_only=True),
         Column(name="gender", required=False, protected=True),
         Column(name="marital_status", required=False, protected=True),
         Column(name="region", required=False, protected=True),
@@ -90,7 +95,7 @@ ACCOUNTS = Table(
         Column(name="customer_id"),
         Column(name="type", choices=ACCOUNT_TYPES),
         Column(name="product_code", required=False),
-        Column(name="opened_date", kind=Kind.DATE, required=False),
+        Column(name="opened_date", kind=Kind.DATE, required=False, past_only=True),
         Column(name="credit_limit", kind=Kind.FLOAT, required=False, min_value=0, max_value=AMOUNT_LIMIT),
         Column(name="balance", kind=Kind.FLOAT, min_value=-AMOUNT_LIMIT, max_value=AMOUNT_LIMIT),
         Column(name="apr", kind=Kind.FLOAT, required=False, min_value=0, max_value=100),
@@ -105,7 +110,7 @@ TRANSACTIONS = Table(
         Column(name="transaction_id"),
         Column(name="account_id", required=False),
         Column(name="customer_id"),
-        Column(name="timestamp", kind=Kind.TIMESTAMP),
+        Column(name="timestamp", kind=Kind.TIMESTAMP, past_only=True),
         Column(name="amount", kind=Kind.FLOAT, min_value=-AMOUNT_LIMIT, max_value=AMOUNT_LIMIT),
         Column(name="currency", required=False),
         Column(name="merchant", required=False),
@@ -125,7 +130,7 @@ PAYMENTS = Table(
         Column(name="due_date", kind=Kind.DATE),
         Column(name="amount_due", kind=Kind.FLOAT, min_value=0, max_value=AMOUNT_LIMIT),
         Column(name="amount_paid", kind=Kind.FLOAT, required=False, min_value=0, max_value=AMOUNT_LIMIT),
-        Column(name="paid_date", kind=Kind.DATE, required=False),
+        Column(name="paid_date", kind=Kind.DATE, required=False, past_only=True),
         Column(name="days_late", kind=Kind.INT, required=False, min_value=0, max_value=3650),
     ),
 )
@@ -135,7 +140,7 @@ INTERACTIONS = Table(
     columns=(
         Column(name="interaction_id"),
         Column(name="customer_id"),
-        Column(name="timestamp", kind=Kind.TIMESTAMP),
+        Column(name="timestamp", kind=Kind.TIMESTAMP, past_only=True),
         Column(name="channel", choices=INTERACTION_CHANNELS),
         Column(name="text"),
     ),
@@ -146,7 +151,7 @@ SOCIAL_POSTS = Table(
     columns=(
         Column(name="post_id"),
         Column(name="customer_id"),
-        Column(name="timestamp", kind=Kind.TIMESTAMP),
+        Column(name="timestamp", kind=Kind.TIMESTAMP, past_only=True),
         Column(name="platform", required=False),
         Column(name="text"),
     ),
@@ -204,23 +209,28 @@ def _parse_column(values: pd.Series, column: Column) -> tuple[pd.Series, pd.Seri
     candidate = text.where(~missing, None)
     if column.kind is Kind.DATE:
         candidate = candidate.str.slice(0, 10)
-    parsed_dt = pd.to_datetime(candidate, format=fmt, errors="coerce")
+    # A timestamp with a UTC offset is converted to UTC; one without is taken as UTC already.
+    parsed_dt = pd.to_datetime(candidate, format=fmt, errors="coerce", utc=column.kind is Kind.TIMESTAMP)
     bad = ~missing & parsed_dt.isna()
     out_fmt = "%Y-%m-%d" if column.kind is Kind.DATE else "%Y-%m-%dT%H:%M:%S"
     return parsed_dt.dt.strftime(out_fmt), bad
 
 
 def validate_frame(
-    table: Table, raw: pd.DataFrame, file: str, first_line: int = 2
+    table: Table, raw: pd.DataFrame, file: str, lines: Sequence[int] | None = None, today: date | None = None
 ) -> ValidatedChunk:
-    """Validate one chunk of a table read as strings; bad rows are reported and dropped."""
+    """Validate one chunk of a table read as strings; bad rows are reported (with the line of each row,
+    by default 2, 3, ...) and dropped. ``today`` is the day of loading (the local date by default)."""
     raw = raw.reset_index(drop=True)
+    if lines is None:
+        lines = range(2, 2 + len(raw))
+    latest = (today or date.today()) + timedelta(days=1)
     reasons: list[pd.Series] = []
     out = pd.DataFrame(index=raw.index)
     for column in table.columns:
         if column.name not in raw.columns:
             if column.required:
-                raise ContractError(f"{file}: required column '{column.name}' is missing")
+                raise ContractError(file, f"required column '{column.name}' is missing", line=1)
             out[column.name] = None
             continue
         parsed, bad = _parse_column(raw[column.name], column)
@@ -242,6 +252,10 @@ def validate_frame(
             reasons.append(
                 pd.Series(np.where(out_of_range, f"{column.name} is outside [{low:g}, {high:g}]", ""), index=raw.index)
             )
+        if column.past_only:
+            future = parsed.fillna("").str.slice(0, 10) > latest.isoformat()
+            reasons.append(pd.Series(np.where(future, f"{column.name} is in the future (after {latest})", ""),
+                                     index=raw.index))
         out[column.name] = parsed
     extra = [c for c in raw.columns if c not in table.column_names]
     for name in extra:
@@ -252,29 +266,60 @@ def validate_frame(
         joined = pd.Series("", index=raw.index)
     bad_rows = joined != ""
     errors = [
-        RowError(file=file, line=first_line + int(i), reason=str(joined[i])) for i in np.flatnonzero(bad_rows)
+        RowError(file=file, line=int(lines[i]), reason=str(joined[i])) for i in np.flatnonzero(bad_rows)
     ]
     return ValidatedChunk(frame=out[~bad_rows].reset_index(drop=True), errors=errors, extra_columns=extra)
 
 
 class ContractError(ValueError):
-    """A file cannot be read at all (missing required column, unreadable file)."""
+    """A file cannot be read at all: empty, missing a required column, or not a CSV past some line."""
+
+    def __init__(self, file: str, reason: str, line: int | None = None):
+        self.file, self.reason, self.line = file, reason, line
+        super().__init__(f"{file}:{line}: {reason}" if line is not None else f"{file}: {reason}")
 
 
-def read_table(path: Path, table: Table, chunk_rows: int = 500_000) -> Iterator[ValidatedChunk]:
+_UNTERMINATED_QUOTE = re.compile(r"EOF inside string starting at row (\d+)")
+
+
+def read_table(
+    path: Path, table: Table, chunk_rows: int = 500_000, today: date | None = None
+) -> Iterator[ValidatedChunk]:
     """Stream a CSV table in validated chunks; malformed lines are reported, not fatal.
 
-    Lines are physical lines when no quoted field holds a newline; non-UTF-8 bytes are
-    replaced and the rows still load.
+    Lines are physical lines when no quoted field holds a newline; blank lines are skipped;
+    non-UTF-8 bytes are replaced and the rows still load. A file that cannot be read as a
+    table at all (empty, a quote that never closes) raises ContractError naming the file and
+    line; the chunks before the faulty line have been yielded by then.
     """
-    first_line = 2
+    try:
+        yield from _read_chunks(path, table, chunk_rows, today or date.today())
+    except pd.errors.ParserError as error:
+        quote = _UNTERMINATED_QUOTE.search(str(error))
+        if quote is None:
+            raise ContractError(path.name, f"not a readable CSV file ({error})") from None
+        raise ContractError(
+            path.name, "a quoted field opened on this line never closes, so the rest of the file cannot be "
+            "split into rows; close or remove the quote and load the file again",
+            line=int(quote.group(1)) + 1) from None
+
+
+def _read_chunks(path: Path, table: Table, chunk_rows: int, today: date) -> Iterator[ValidatedChunk]:
+    names, header_row = _header(path)
     skipped: list[int] = []
+    row = 0
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", pd.errors.ParserWarning)
+        # The header line is read as a data row too: pandas never checks the width of the first row it
+        # reads, and a header row sets the width every data row is held to (a longer row is reported).
         reader = pd.read_csv(
             path,
+            header=None,
+            names=names,
+            index_col=False,
             dtype=str,
             keep_default_na=False,
+            skip_blank_lines=False,  # blank lines stay rows so that line numbers stay right; dropped below
             chunksize=chunk_rows,
             encoding="utf-8",
             encoding_errors="replace",
@@ -282,12 +327,16 @@ def read_table(path: Path, table: Table, chunk_rows: int = 500_000) -> Iterator[
             skipinitialspace=False,
         )
         for raw in reader:
-            raw.columns = [str(c).strip() for c in raw.columns]
             malformed = _malformed_lines(caught, path.name)
             caught.clear()
             skipped.extend(e.line for e in malformed)
-            chunk = validate_frame(table, raw, path.name, first_line)
-            first_line += len(raw)
+            rows = np.arange(row, row + len(raw))
+            row += len(raw)
+            raw = raw.reset_index(drop=True)
+            keep = rows > header_row
+            maybe_blank = np.flatnonzero(raw.iloc[:, 0].to_numpy() == "")
+            keep[maybe_blank[(raw.iloc[maybe_blank] == "").all(axis=1).to_numpy()]] = False
+            chunk = validate_frame(table, raw[keep], path.name, lines=rows[keep] + 1, today=today)
             for error in chunk.errors:
                 error.line = _physical_line(error.line, skipped)
             chunk.errors = malformed + chunk.errors
@@ -295,6 +344,27 @@ def read_table(path: Path, table: Table, chunk_rows: int = 500_000) -> Iterator[
     leftover = _malformed_lines(caught, path.name)
     if leftover:
         yield ValidatedChunk(frame=pd.DataFrame(columns=table.column_names), errors=leftover, extra_columns=[])
+
+
+def _header(path: Path) -> tuple[list[str], int]:
+    """The column names (stripped, blanks and repeats named as pandas names them) and the header's row."""
+    with path.open(encoding="utf-8-sig", errors="replace", newline="") as text:
+        try:
+            found = next(((row, record) for row, record in enumerate(csv.reader(text)) if record), None)
+        except csv.Error as error:
+            raise ContractError(path.name, f"the header line cannot be read ({error})", line=1) from None
+    if found is None:
+        raise ContractError(path.name, "the file is empty: no header line", line=1)
+    header_row, record = found
+    names: list[str] = []
+    for position, name in enumerate(field.strip() for field in record):
+        name = name or f"Unnamed: {position}"
+        unique, repeat = name, 0
+        while unique in names:
+            repeat += 1
+            unique = f"{name}.{repeat}"
+        names.append(unique)
+    return names, header_row
 
 
 def _physical_line(record_line: int, skipped: list[int]) -> int:

@@ -233,7 +233,7 @@ def rotate(
     if config.data_key is not None:
         fail("key_from_environment",
              "the data key comes from ADVISOR_DATA_KEY, which this command cannot change: unset it to rotate the "
-             "key file, or re-key by hand (see README_SECURITY.md)", as_json)
+             "key file, or re-key by hand (see docs/SECURITY.md)", as_json)
     try:
         report = rotate_data_key(config.store_path, config.key_file, keep_backup=keep_backup)
     except (DataKeyError, DecryptionError) as error:

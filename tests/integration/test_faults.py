@@ -37,14 +37,22 @@ def cli_env(home: Path, **extra: str) -> dict[str, str]:
 def test_an_unreachable_chroma_server_fails_clearly_after_backing_off(tmp_path, monkeypatch):
     import chromadb
 
+    import bank.vectorstore
+
     attempts: list[float] = []
-    real_client = chromadb.HttpClient
+    waits: list[float] = []
+    real_client, real_sleep = chromadb.HttpClient, time.sleep
 
     def counting_client(*args, **kwargs):
         attempts.append(time.monotonic())
         return real_client(*args, **kwargs)
 
+    def recorded_sleep(seconds: float) -> None:
+        waits.append(seconds)
+        real_sleep(seconds)
+
     monkeypatch.setattr(chromadb, "HttpClient", counting_client)
+    monkeypatch.setattr(bank.vectorstore.time, "sleep", recorded_sleep)
     port = free_port()  # nothing listens there
     started = time.monotonic()
     with pytest.raises(VectorStoreUnavailable, match=rf"127\.0\.0\.1:{port}.*within 3s"):
@@ -52,8 +60,8 @@ def test_an_unreachable_chroma_server_fails_clearly_after_backing_off(tmp_path, 
     elapsed = time.monotonic() - started
     assert elapsed < 3.0 + 1.5, f"gave up after {elapsed:.1f}s, past the 3 s budget"
     assert len(attempts) >= 3, "it retries before giving up"
-    gaps = [later - earlier for earlier, later in zip(attempts, attempts[1:])]
-    assert all(later > earlier for earlier, later in zip(gaps, gaps[1:])), f"backoff grows: {gaps}"
+    assert len(waits) == len(attempts) - 1 and all(later > earlier for earlier, later in zip(waits, waits[1:])), (
+        f"backoff grows: {waits}")
 
 
 @pytest.mark.parametrize("command", [("forget", "C-00001", "--yes", "--json"),
@@ -74,8 +82,6 @@ def test_privacy_commands_report_an_unreachable_chroma_without_a_stack_trace(tmp
     assert time.monotonic() - started < 60
 
 
-@pytest.mark.xfail(strict=True, reason="advisor/cli/data.py `ingest` lets VectorStoreUnavailable escape as a "
-                                       "stack trace; see the privacy helper's report")
 def test_ingest_reports_an_unreachable_chroma_without_a_stack_trace(tmp_path):
     from bank.generator import generate_bank
 
@@ -85,6 +91,65 @@ def test_ingest_reports_an_unreachable_chroma_without_a_stack_trace(tmp_path):
     done = subprocess.run(cli_command("ingest", "--json"), env=env, cwd=REPO_ROOT, capture_output=True,
                           text=True, timeout=120)
     assert done.returncode != 0 and "Traceback" not in done.stderr
+    error = json.loads(done.stdout)["error"]
+    assert error["code"] == "vector_store_unavailable" and "did not answer within 2s" in error["message"]
+
+    plain = subprocess.run(cli_command("ingest"), env=env, cwd=REPO_ROOT, capture_output=True, text=True,
+                           timeout=120)
+    assert plain.returncode == 2 and "Traceback" not in plain.stderr
+    error_lines = [line for line in plain.stderr.splitlines()
+                   if line.startswith("error (vector_store_unavailable)")]
+    assert len(error_lines) == 1 and "did not answer within 2s" in error_lines[0], plain.stderr
+
+    debug = subprocess.run(cli_command("--debug", "ingest"), env=env, cwd=REPO_ROOT, capture_output=True,
+                           text=True, timeout=120)
+    assert debug.returncode != 0 and "Traceback" in debug.stderr and "VectorStoreUnavailable" in debug.stderr
+
+
+# --- disk full during ingest ----------------------------------------------------------------------------
+
+CAPPED_INGEST = """
+import resource, signal, sys
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the cap fails (EFBIG) as on a full disk
+cap = int(sys.argv[1])
+resource.setrlimit(resource.RLIMIT_FSIZE, (cap, cap))
+sys.argv = ["advisor", *sys.argv[2:]]
+from advisor.cli import main
+main()
+"""
+
+
+def test_a_disk_that_fills_during_ingest_stops_it_clearly_and_a_rerun_loses_and_duplicates_nothing(tmp_path):
+    from advisor.services import open_store
+    from bank.generator import generate_bank
+
+    bank = tmp_path / "bank"
+    generate_bank(customers=40, months=4, seed=3, out_dir=bank)
+    home = tmp_path / "home"
+    capped = subprocess.run([sys.executable, "-c", CAPPED_INGEST, str(256 * 1024), "ingest", "--data", str(bank),
+                             "--skip-text", "--json"], env=cli_env(home), cwd=REPO_ROOT, capture_output=True,
+                            text=True, timeout=300)
+    assert capped.returncode == 2 and "Traceback" not in capped.stderr, capped.stderr[-2000:]
+    assert json.loads(capped.stdout)["error"]["code"] in ("database_error", "disk_full", "os_error")
+    with sqlite3.connect(home / "bank.db") as connection:
+        loaded = connection.execute("SELECT COUNT(*) FROM customers").fetchone()[0]
+        transactions = connection.execute("SELECT COUNT(*) FROM transactions").fetchone()[0]
+    assert loaded and transactions < len(pd.read_csv(bank / "transactions.csv")), "the disk filled mid-ingest"
+
+    rerun = subprocess.run(cli_command("ingest", "--data", str(bank), "--skip-text", "--json"), env=cli_env(home),
+                           cwd=REPO_ROOT, capture_output=True, text=True, timeout=300)
+    assert rerun.returncode == 0, rerun.stderr[-2000:]
+    report = json.loads(rerun.stdout)
+    store = open_store(Settings(home=home))
+    try:
+        for table, result in report["tables"].items():
+            rows = len(pd.read_csv(bank / f"{table}.csv", dtype=str))
+            withheld = report["social_posts_without_consent"] if table == "social_posts" else 0
+            assert store.count(table) == result["loaded"] == rows - result["rejected"] - withheld, table
+    finally:
+        store.close()
+    with sqlite3.connect(home / "bank.db") as connection:
+        assert connection.execute("PRAGMA integrity_check").fetchone() == ("ok",)
 
 
 # --- killed while writing feedback ---------------------------------------------------------------------

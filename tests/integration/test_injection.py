@@ -167,24 +167,19 @@ def obeyed(injected_home):
         return results, list(server.requests)
 
 
-@pytest.mark.xfail(strict=True, reason="agents/critic.blocked_answer lists the compliance issues, which quote the "
-                                       "blocked draft ('Draft says: ...is approved at 3.9% APR, guaranteed...'), "
-                                       "in the answer shown to the advisor; see the privacy helper's report")
 def test_a_blocked_answer_does_not_quote_the_drifted_draft(obeyed):
     results, _ = obeyed
     for result in results:
         assert not FORBIDDEN.findall(result["answer"]) and not EMAIL.findall(result["answer"])
 
 
-@pytest.mark.xfail(strict=True, reason="agents/supervisor: the router-refinement prompt takes the question "
-                                       "without prompts.neutralise, so '<|system|>' and '</customer_text>' reach "
-                                       "the model raw; see the privacy helper's report")
 def test_the_router_prompt_escapes_chat_template_tokens_in_the_question(obeyed):
     _, requests = obeyed
     routing = [b for b in requests if "response_format" in b]
     assert routing
     for body in routing:
-        assert "<|system|>" not in json.dumps(body["messages"], ensure_ascii=False)
+        sent = json.dumps(body["messages"], ensure_ascii=False)
+        assert "<|system|>" not in sent and "</customer_text>" not in sent
 
 
 def test_the_zephyr_path_on_a_tiny_model_stays_safe(injected_home, tiny_chat_model):

@@ -92,3 +92,34 @@ def test_missing_required_column_is_a_clear_error(tmp_path):
     path = write(tmp_path, "accounts.csv", "account_id,customer_id,balance\nAC-1,C-1,5\n")
     with pytest.raises(ContractError, match="required column 'type' is missing"):
         list(read_table(path, ACCOUNTS))
+
+
+def test_dates_after_the_day_of_loading_are_reported_and_due_dates_may_be_ahead(tmp_path):
+    from datetime import date
+
+    from bank.contract import PAYMENTS
+
+    customers = write(tmp_path, "customers.csv", CUSTOMER_HEADER + "\n"
+                      "C-00001,Ann Lee,,,1980-01-02,,,,,52000,employed,36,true,false,A-001\n"
+                      "C-00002,Bob Ray,,,2026-11-02,,,,,52000,employed,36,true,false,A-001\n")
+    transactions = write(tmp_path, "transactions.csv", "transaction_id,customer_id,timestamp,amount\n"
+                         "T-1,C-1,2026-11-01T23:59:59,-5\nT-2,C-1,2026-11-02T00:00:00,-5\n"
+                         "T-3,C-1,2026-10-31T22:00:00-05:00,-5\nT-4,C-1,2031-01-01T00:00:00,-5\n")
+    payments = write(tmp_path, "payments.csv", "account_id,customer_id,due_date,amount_due,paid_date\n"
+                     "AC-1,C-1,2027-01-01,50,\nAC-1,C-1,2026-12-01,50,2026-12-01\n")
+    today = date(2026, 10, 31)
+
+    frame, errors = _load_on(customers, CUSTOMERS, today)
+    assert list(frame["customer_id"]) == ["C-00001"]
+    assert [(e.line, e.reason) for e in errors] == [(3, "birth_date is in the future (after 2026-11-01)")]
+    frame, errors = _load_on(transactions, TRANSACTIONS, today)
+    assert list(frame["transaction_id"]) == ["T-1", "T-3"], "a day's grace for time zones"
+    assert [e.line for e in errors] == [3, 5]
+    frame, errors = _load_on(payments, PAYMENTS, today)
+    assert len(frame) == 1 and [(e.line, e.reason) for e in errors] == [
+        (3, "paid_date is in the future (after 2026-11-01)")]
+
+
+def _load_on(path: Path, table, today):
+    chunks = list(read_table(path, table, today=today))
+    return chunks[0].frame, [e for c in chunks for e in c.errors]
