@@ -256,7 +256,8 @@ class _ChainedTrail:
             row = self._append_locked(build)
         return _record(row)
 
-    def signoff(self, trace_id: str, reviewer: str, decision: ReviewDecision, comment: str = "") -> AuditRecord:
+    def signoff(self, trace_id: str, reviewer: str, decision: ReviewDecision, comment: str = "",
+                identifiers_of: Callable[[str], Sequence[str]] | None = None) -> AuditRecord:
         """A reviewer's sign-off or flag on an answer, appended as its own record.
 
         The record carries the hash of the answer record it reviews, so the sign-off
@@ -272,7 +273,8 @@ class _ChainedTrail:
         if not answers:
             raise KeyError(f"no answer with trace id {trace_id} in the audit trail")
         answer = answers[-1]
-        payload = {"reviewer": reviewer.strip(), "decision": decision, "comment": redact(comment),
+        known = identifiers_of(answer.customer_id) if identifiers_of and answer.customer_id else ()
+        payload = {"reviewer": reviewer.strip(), "decision": decision, "comment": redact(comment, known),
                    "reviewed_seq": answer.seq, "reviewed_hash": answer.hash}
         return self.append(trace_id, decision, payload, advisor_id=answer.advisor_id,
                            customer_id=answer.customer_id)

@@ -147,7 +147,9 @@ def record_offer_feedback(settings: Settings, trace_id: str, value: int | bool, 
         answer = answers[-1]
         codes, segment, risk_band = offers_of_answer(answer.payload)
         accepted = bool(int(value))
-        note = redact(comment or "")
+        from advisor.services import customer_identifiers
+
+        note = redact(comment or "", customer_identifiers(settings, answer.customer_id))
         created_at = datetime.now(timezone.utc).isoformat(timespec="milliseconds")
         _save_verdicts(settings, [(trace_id, code, answer.customer_id, advisor_id or answer.advisor_id, segment,
                                    risk_band, int(accepted), note, created_at) for code in codes])

@@ -179,8 +179,11 @@ def step_view(node: str, update: Mapping[str, Any]) -> StepView | None:
         return StepView(node=node, title=title, summary=f"Documents: {listed}{suffix}", tools=["hybrid_search"])
     if node == "critic":
         critic = update.get("critic") or {}
+        # The issues quote the draft the critic rejected; they stay in the trace and the review view.
         issues = critic.get("issues") or []
-        text = f"Verdict: **{critic.get('verdict', '?')}**" + "".join(f"\n- {issue}" for issue in issues)
+        text = f"Verdict: **{critic.get('verdict', '?')}**"
+        if issues:
+            text += f" ({len(issues)} issue{'s' if len(issues) != 1 else ''} recorded for compliance review)"
         return StepView(node=node, title=title, summary=text + suffix, failed=critic.get("verdict") == "blocked")
     if node in ("composer", "revise"):
         llm = update.get("llm") or {}
@@ -253,7 +256,9 @@ def answer_markdown(result: Mapping[str, Any]) -> str:
     critic = result.get("critic") or {}
     if critic.get("verdict") == "blocked":
         parts.insert(0, "> ⛔ **The critic blocked this answer**; no offer may be made from it. "
-                        + "; ".join(critic.get("issues") or []))
+                        "The policy sections it breaks are listed below.")
+    elif result.get("answer_replaced_stream"):
+        parts.insert(0, "> ✏️ *Updated: this is the answer of record; it replaces the draft shown while it was written.*")
     if not written_offline(result):
         if result.get("recommendations"):
             parts.append("### Offers of record\n" + recommendations_table(result["recommendations"]))

@@ -149,7 +149,11 @@ def signoff(
     """Record a reviewer's sign-off (or flag) on an answer; it becomes an audit record itself."""
     trail = _open_trail(as_json)
     try:
-        record = trail.signoff(trace_id, reviewer, decision.value, comment)
+        from advisor.services import customer_identifiers
+
+        config = settings()
+        record = trail.signoff(trace_id, reviewer, decision.value, comment,
+                               identifiers_of=lambda customer_id: customer_identifiers(config, customer_id))
     except KeyError as error:
         fail("unknown_trace", str(error.args[0]), as_json)
     except ValueError as error:

@@ -73,9 +73,6 @@ def test_no_identifier_is_in_clear_after_ingesting_answering_and_feedback(used_h
     assert used_home["about_the_customer"] == {}, "identifiers in clear"
 
 
-@pytest.mark.xfail(strict=True, reason="graph/feedback.record_offer_feedback redacts the advisor's comment "
-                                       "without the identifiers of the answer's customer, so their name stays in "
-                                       "the feedback record of audit.sqlite; see the privacy helper's report")
 def test_an_advisor_comment_naming_the_customer_leaves_no_name_in_clear(used_home):
     assert used_home["comment_naming_them"] == {}, "identifiers in clear"
 

@@ -124,6 +124,14 @@ def test_blocked_answer_is_flagged_and_table_cells_are_escaped():
     assert "A \\| B" in table and "r1 r2" in table and "| — |" in table
 
 
+def test_blocked_answer_and_critic_step_never_show_the_rejected_draft_text():
+    quoted = "Draft says: 'you are approved at 3.9% APR, guaranteed'"
+    result = _answer(calls=1) | {"critic": {"verdict": "blocked", "issues": [quoted]}}
+    assert "guaranteed" not in render.answer_markdown(result)
+    step = render.step_view("critic", {"critic": result["critic"]})
+    assert step.failed and "guaranteed" not in step.summary and "1 issue recorded" in step.summary
+
+
 def test_step_views_show_key_figures_and_tools():
     findings = rich_findings()
     spending = render.step_view("spending", {"spending": findings.spending, "timings_ms": {"spending": 12.7}})
