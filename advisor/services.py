@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 
 from advisor.settings import Settings, get_settings
-from bank.embeddings import TextEncoder, load_encoder
+from bank.embeddings import TextEncoder, encoder_from_settings
 from bank.knowledge import KnowledgeBase, load_knowledge_base
 from bank.privacy import FieldCipher, load_or_create_key
 from bank.store import BankStore
@@ -32,8 +32,7 @@ def open_chroma(settings: Settings | None = None):
 
 
 def text_encoder(settings: Settings | None = None) -> TextEncoder:
-    settings = settings or get_settings()
-    return load_encoder(settings.resolved_embedding_model(), settings.embedding_engine, settings.embedding_batch_size)
+    return encoder_from_settings(settings or get_settings())
 
 
 def knowledge_base(settings: Settings | None = None) -> KnowledgeBase:
@@ -44,3 +43,17 @@ def knowledge_base(settings: Settings | None = None) -> KnowledgeBase:
 def shared_store() -> BankStore:
     """The process-wide store for long-running processes (CLI batch, app)."""
     return open_store(get_settings())
+
+
+def customer_identifiers(settings: Settings, customer_id: str | None) -> list[str]:
+    """The direct identifiers of a customer (to redact free text about them); empty when unknown."""
+    if not customer_id or not settings.store_path.exists():
+        return []
+    store = open_store(settings)
+    try:
+        customer = store.customer(customer_id)
+        return customer.identifiers if customer else []
+    finally:
+        close = getattr(store, "close", None)
+        if close:
+            close()

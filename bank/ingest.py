@@ -229,6 +229,10 @@ class Ingestor:
         assert self.encoder is not None and self.chroma_client is not None
         collection = open_collection(self.chroma_client, collection_name, self.encoder)
         known = self.store.embedded_hashes(collection_name)
+        # Vectors made by another model or engine are not comparable: embed everything again.
+        relabel = (collection.metadata or {}).get("embedding_model") != self.encoder.name
+        if relabel:
+            known = {}
         pending = [d for d in documents if known.get(d.id) != d.content_hash]
         advance = self.progress(f"embed {collection_name}", max(len(pending), 1))
 
@@ -253,4 +257,7 @@ class Ingestor:
                 advance(len(batch))
             if in_flight is not None:
                 in_flight.result()
+        if relabel:
+            # hnsw:space cannot be modified; cosine stays in the collection's configuration.
+            collection.modify(metadata={"embedding_model": self.encoder.name, "dimension": self.encoder.dimension})
         return len(pending), len(documents) - len(pending)

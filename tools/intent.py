@@ -433,8 +433,6 @@ def load_intent_model(folder: Path, settings) -> IntentClassifier:
 
 
 def _shared_encoder(settings) -> TextEncoder:
-    from bank.embeddings import load_encoder
+    from bank.embeddings import encoder_from_settings
 
-    return load_encoder(
-        settings.resolved_embedding_model(), settings.embedding_engine, settings.embedding_batch_size
-    )
+    return encoder_from_settings(settings)

@@ -155,3 +155,31 @@ def test_crash_half_way_then_rerun_loses_nothing_and_duplicates_nothing(text_ban
         tracked = conn.execute("SELECT COUNT(*) FROM embedded_texts WHERE collection = ?",
                                (CUSTOMER_TEXTS,)).fetchone()[0]
     assert tracked == texts
+
+
+class _RenamedEncoder:
+    """The ingested encoder under another name, as if the engine had been switched."""
+
+    def __init__(self, encoder, name: str):
+        self._encoder, self.name, self.dimension = encoder, name, encoder.dimension
+        self.texts_encoded = 0
+
+    def encode(self, texts):
+        self.texts_encoded += len(texts)
+        return self._encoder.encode(texts)
+
+
+def test_switching_the_embedding_engine_embeds_everything_again_and_relabels(text_bank, tmp_path):
+    from advisor.services import knowledge_base
+
+    settings, store, client, encoder = services_for(tmp_path / "home")
+    first = Ingestor(store, client, encoder, knowledge_base()).run(text_bank)
+    switched = _RenamedEncoder(encoder, encoder.name + "+other-engine")
+    again = Ingestor(store, client, switched, knowledge_base()).run(text_bank)
+    assert switched.texts_encoded == sum(first.texts_embedded.values()) > 0
+    assert again.texts_embedded == first.texts_embedded
+    for name in (CUSTOMER_TEXTS, PRODUCTS, POLICIES):
+        assert client.get_collection(name).metadata["embedding_model"] == switched.name
+    unchanged = _RenamedEncoder(encoder, switched.name)
+    Ingestor(store, client, unchanged, knowledge_base()).run(text_bank)
+    assert unchanged.texts_encoded == 0

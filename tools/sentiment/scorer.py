@@ -376,12 +376,9 @@ def load_sentiment_scorer(settings_or_models_dir=None, encoder=None) -> Sentimen
         calibration = None
     if calibration is not None and calibration.uses_embeddings and encoder is None:
         if hasattr(settings_or_models_dir, "resolved_embedding_model"):
-            from bank.embeddings import load_encoder
+            from bank.embeddings import encoder_from_settings
 
-            settings = settings_or_models_dir
-            encoder = load_encoder(
-                settings.resolved_embedding_model(), settings.embedding_engine, settings.embedding_batch_size
-            )
+            encoder = encoder_from_settings(settings_or_models_dir)
         else:
             calibration = None
     return SentimentScorer(lexicon, calibration, encoder)
