@@ -186,6 +186,19 @@ def erase_postgres_feedback(settings: Settings, customer_id: str, trace_ids: lis
                                   (customer_id, list(trace_ids))).rowcount
 
 
+def postgres_feedback_rows(settings: Settings, customer_id: str, trace_ids: list[str]) -> list[dict[str, Any]]:
+    """The customer's verdicts held in PostgreSQL (for a data-portability export); [] without one."""
+    url = feedback_postgres_url(settings)
+    if url is None:
+        return []
+    with _connect_postgres(url) as connection:
+        cursor = connection.execute(
+            "SELECT * FROM offer_feedback WHERE customer_id = %s OR trace_id = ANY(%s) ORDER BY created_at",
+            (customer_id, list(trace_ids)))
+        columns = [column.name for column in cursor.description]
+        return [dict(zip(columns, row)) for row in cursor.fetchall()]
+
+
 def refresh_feedback(services) -> None:
     """Make a long-running process's services (``graph.context.AdvisorServices``) read the
     verdicts again on the next question; they cache the adjustments once per process."""

@@ -133,6 +133,10 @@ def forget(
                                  audit=stores["audit"], ui_database_url=stores["ui_database_url"],
                                  feedback_paths=stores["feedback_paths"],
                                  source_dir=None if keep_source else config.data_dir)
+    if report.found:
+        from graph.feedback import erase_postgres_feedback
+
+        report.feedback_rows += erase_postgres_feedback(config, customer_id, report.trace_ids)
     if not report.found:
         fail("unknown_customer", f"nothing is held about {customer_id}", as_json)
     if as_json:
@@ -148,6 +152,12 @@ def forget(
         console.print(f"[yellow]LangSmith[/]: delete the runs of traces {', '.join(report.trace_ids)}")
     for warning in report.warnings:
         console.print(f"[yellow]warning[/]: {warning}")
+
+
+def _export_trace_ids(data: dict) -> list[str]:
+    """The trace ids of the answers an export holds (feedback rows are keyed by them)."""
+    records = data.get("audit_records") or []
+    return sorted({str(r.get("trace_id")) for r in records if isinstance(r, dict) and r.get("trace_id")})
 
 
 @app.command("export")
@@ -168,6 +178,11 @@ def export(
                                feedback_paths=stores["feedback_paths"])
     if data is None:
         fail("unknown_customer", f"no customer with id {customer_id}", as_json)
+    from graph.feedback import postgres_feedback_rows
+
+    held_in_postgres = postgres_feedback_rows(config, customer_id, _export_trace_ids(data))
+    if held_in_postgres:
+        data.setdefault("feedback", {}).setdefault("offer_feedback", []).extend(held_in_postgres)
     out.parent.mkdir(parents=True, exist_ok=True)
     descriptor = os.open(out, os.O_CREAT | os.O_TRUNC | os.O_WRONLY, 0o600)
     with os.fdopen(descriptor, "w", encoding="utf-8") as handle:

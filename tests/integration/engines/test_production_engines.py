@@ -128,10 +128,9 @@ def test_audit_chain_on_postgres_holds_both_turns_and_catches_an_edit(two_turns,
     assert not (production_settings.home / "audit.sqlite").exists()
 
 
-def test_feedback_is_kept_in_postgres_lowers_the_rejected_offers_and_can_be_erased(two_turns, production_settings,
-                                                                                   postgres_url):
-    from graph.feedback import (erase_postgres_feedback, feedback_path, load_feedback_adjustments,
-                                record_offer_feedback)
+def test_feedback_is_kept_in_postgres_lowers_the_rejected_offers_and_is_exported_and_erased(
+        two_turns, production_settings, production_env, postgres_url, tmp_path):
+    from graph.feedback import feedback_path, load_feedback_adjustments, record_offer_feedback
 
     first, _ = two_turns
     offered = [r["product_code"] for r in first["recommendations"]]
@@ -151,7 +150,14 @@ def test_feedback_is_kept_in_postgres_lowers_the_rejected_offers_and_can_be_eras
         assert trail.verify() == []
     finally:
         trail.close()
-    assert erase_postgres_feedback(production_settings, CUSTOMER, [first["trace_id"]]) == len(offered)
+    exported = run_cli(production_env, "export", CUSTOMER, "--out", str(tmp_path / "export.json"), "--json")
+    assert exported.returncode == 0, exported.stderr[-2000:]
+    held = json.loads((tmp_path / "export.json").read_text())["feedback"]["offer_feedback"]
+    assert sorted(row["product_code"] for row in held) == sorted(offered)
+    erased = run_cli(production_env, "forget", CUSTOMER, "--yes", "--json")
+    assert erased.returncode == 0, erased.stderr[-2000:]
+    assert json.loads(erased.stdout)["feedback_rows"] >= len(offered)
+    assert scalar(postgres_url, "SELECT count(*) FROM offer_feedback WHERE customer_id = %s", (CUSTOMER,)) == 0
     assert load_feedback_adjustments(production_settings).outcomes == {}
 
 
