@@ -12,7 +12,7 @@ export TRANSFORMERS_OFFLINE := 1
 export ANONYMIZED_TELEMETRY := False
 export ORT_DISABLE_TELEMETRY := 1
 
-.PHONY: install demo test test-explore test-unit test-integration test-browser eval bench clean
+.PHONY: install demo test test-explore test-unit test-integration test-browser eval bench load clean
 
 install: $(STAMP)
 
@@ -36,6 +36,7 @@ demo: install
 # tests run in their own pytest process.
 test: install
 	@scripts/install_browser.sh
+	@scripts/install_postgres.sh
 	$(PY) -m pytest -q -m "not browser" --ignore=tests/browser
 	$(PY) -m pytest -q -m browser tests/browser
 
@@ -57,6 +58,16 @@ test-integration: install
 
 bench: install
 	$(PY) bench/ingest.py
+
+# Not part of `make test`: 20 advisor sessions for 2 minutes against the graph, then against
+# the app on 127.0.0.1:8000 (started with the demo data if it is not running, and stopped
+# after); each advisor reads an answer for about 10 s before the next question (--think 0
+# is the saturation case). JSON report in build/load.json.
+load: install
+	@test -f $(ADVISOR_HOME)/bank/customers.csv || $(ADVISOR) data generate --customers 2000 --months 12 --seed 42
+	$(ADVISOR) ingest
+	$(PY) bench/load.py all --sessions 20 --duration 120 --think 10 --home $(ADVISOR_HOME) --url http://127.0.0.1:8000 \
+		--user advisor1 --password demo-advisor --start-if-down --out build/load.json
 
 clean:
 	rm -rf $(VENV) .advisor build

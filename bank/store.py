@@ -202,13 +202,15 @@ class BankStore:
         return row is not None
 
     def customer(self, customer_id: str) -> Customer | None:
-        frame = self._select("customers", "customer_id = ?", (customer_id,))
-        if frame.empty:
+        # One row, read with a plain cursor: every node of a turn asks for the customer.
+        cursor = self._conn.execute("SELECT * FROM customers WHERE customer_id = ?", (customer_id,))
+        row = cursor.fetchone()
+        if row is None:
             return None
-        return self._to_customer(frame.iloc[0])
+        return self._to_customer(dict(zip((d[0] for d in cursor.description), row)))
 
-    def _to_customer(self, row: pd.Series) -> Customer:
-        values = {name: row[name] for name in row.index if name != "extra"}
+    def _to_customer(self, row: dict) -> Customer:
+        values = {name: value for name, value in row.items() if name != "extra"}
         for column in IDENTIFIER_COLUMNS:
             values[column] = self.cipher.decrypt(values[column], f"customers.{column}") if values[column] else None
         values["extra"] = json.loads(row["extra"]) if isinstance(row.get("extra"), str) else {}

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import logging
+import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -12,10 +14,12 @@ from agents.guard import GuardError, check_request
 from bank.privacy import redact, redact_mapping
 from graph.audit import AuditTrail
 from graph.build import agents_to_run, build_graph
-from graph.context import AdvisorServices
-from graph.state import AdvisorState
+from graph.context import ALL_MODELS, EVERY_TURN, AdvisorServices
+from graph.state import ANSWER_TOKEN, STREAM_TOKENS, AdvisorState
+from graph.tracing import store_identifiers, traced
 from prompts import prompt_hash
 
+logger = logging.getLogger("advisor.runner")
 AGENT_ORDER = ("spending", "credit", "sentiment", "products", "compliance")
 
 
@@ -34,32 +38,60 @@ class AdvisorRunner:
 
     def ask(self, question: str, customer_id: str | None = None, thread_id: str | None = None,
             advisor_id: str | None = None, advisor_book: set[str] | None = None,
-            on_node=None) -> dict[str, Any]:
-        """Answer one question; returns the answer JSON or an error object."""
+            on_node: Callable[[str, dict], None] | None = None,
+            on_token: Callable[[str], None] | None = None) -> dict[str, Any]:
+        """Answer one question; returns the answer JSON or an error object.
+
+        ``on_node(name, update)`` is called as each node finishes. ``on_token(text)`` is
+        called with each piece of the answer while the composer writes it (a model
+        backend's stream; the offline composer's answer comes as one piece). The critic
+        may then revise or block that answer, and a model failing mid-stream gives the
+        offline answer instead: the answer of record is always ``result["answer"]``, and
+        when ``on_token`` is given the result carries ``answer_replaced_stream``, True
+        when that answer is not the concatenation of the streamed pieces (a UI then
+        shows ``result["answer"]`` in place of what it streamed).
+
+        The question reaches the graph, and so the checkpoints, the trace and the model,
+        with the customer's direct identifiers (and any card, e-mail, phone, IBAN,
+        account number or postcode) redacted; the customer travels by pseudonymous id.
+        """
         started = time.perf_counter()
         trace_id = uuid.uuid4().hex
         thread_id = thread_id or trace_id
-        config = {"configurable": {"thread_id": thread_id}, "run_name": "advisor-turn",
-                  "metadata": {"trace_id": trace_id, "advisor_id": advisor_id}}
+        config: dict[str, Any] = {"configurable": {"thread_id": thread_id, STREAM_TOKENS: on_token is not None},
+                                  "run_name": "advisor-turn",
+                                  "metadata": {"trace_id": trace_id, "advisor_id": advisor_id}}
         customer_id = customer_id or self._thread_customer(config)
         try:
             check_request(question, customer_id, advisor_book, self.services)
         except GuardError as error:
             return error_result(error.code, error.message)
-        state_in: AdvisorState = {"question": question, "customer_id": customer_id, "advisor_id": advisor_id,
-                                  "trace_id": trace_id}
+        identifiers = self._identifiers(customer_id)
+        safe_question = redact(question, identifiers)
+        state_in: AdvisorState = {"question": safe_question, "customer_id": customer_id, "advisor_id": advisor_id,
+                                  "trace_id": trace_id,
+                                  "history": [{"question": safe_question, "trace_id": trace_id}]}
+        modes = ["updates", "values", "custom"] if on_token is not None else ["updates", "values"]
         state = None
-        for mode, chunk in self.graph.stream(state_in, config=config, context=self.services,
-                                             stream_mode=["updates", "values"]):
-            if mode == "updates" and on_node is not None:
-                for node, update in chunk.items():
-                    on_node(node, update)
-            elif mode == "values":
-                state = chunk
-        self.graph.update_state(config, {"history": [{"question": redact(question), "trace_id": trace_id}]})
+        streamed: list[str] = []
+        with traced(self.services.settings, store_identifiers(self.services.store)):
+            # A turn is checkpointed once, when it ends (the next turn and a re-asked question start
+            # from there), rather than after every step of the graph.
+            for mode, chunk in self.graph.stream(state_in, config=config, context=self.services, stream_mode=modes,
+                                                 durability="exit"):
+                if mode == "values":
+                    state = chunk
+                elif mode == "updates" and on_node is not None:
+                    for node, update in chunk.items():
+                        on_node(node, update)
+                elif mode == "custom" and isinstance(chunk, dict) and ANSWER_TOKEN in chunk:
+                    streamed.append(chunk[ANSWER_TOKEN])
+                    on_token(chunk[ANSWER_TOKEN])
         result = self._result(state, trace_id, started)
+        if on_token is not None:
+            result["answer_replaced_stream"] = "".join(streamed).strip() != result["answer"].strip()
         if self.audit is not None:
-            self._write_audit(result, state, question, advisor_id, thread_id)
+            self._write_audit(result, state, safe_question, advisor_id, thread_id, identifiers)
         return result
 
     def _thread_customer(self, config) -> str | None:
@@ -101,8 +133,7 @@ class AdvisorRunner:
         }
 
     def _write_audit(self, result: dict[str, Any], state: AdvisorState, question: str, advisor_id: str | None,
-                     thread_id: str) -> None:
-        identifiers = self._identifiers(state.get("customer_id"))
+                     thread_id: str, identifiers: list[str]) -> None:
         payload = redact_mapping({
             "question": question,
             "thread_id": thread_id,
@@ -157,12 +188,22 @@ def open_checkpointer(url: str) -> Iterator[Any]:
         connection.close()
 
 
-__all__ = ["AdvisorRunner", "agents_to_run", "error_result", "open_checkpointer"]
+__all__ = ["ALL_MODELS", "EVERY_TURN", "AdvisorRunner", "agents_to_run", "error_result", "open_checkpointer",
+           "open_runner"]
 
 
 @contextmanager
-def open_runner(settings, labels_dir=None, overrides: dict | None = None) -> Iterator[AdvisorRunner]:
-    """Everything one process needs to answer questions, from the settings."""
+def open_runner(settings, labels_dir=None, overrides: dict | None = None,
+                warm_up: tuple[str, ...] = EVERY_TURN) -> Iterator[AdvisorRunner]:
+    """Everything one process needs to answer questions, from the settings.
+
+    The models in ``warm_up`` (by default the router with its sentence encoder, the
+    retriever and the LLM backend, which every question uses) start loading in a
+    background thread as the runner opens, so the first question does not load them
+    from scratch and opening stays instant (a UI can log the advisor in meanwhile); a
+    question that needs one still loading waits for it (``cached_property`` locks on
+    Python 3.11). Pass ``ALL_MODELS`` for a long-lived server, ``()`` to load lazily.
+    """
     from advisor import services as factory
     from graph.audit import open_audit_trail
 
@@ -171,8 +212,24 @@ def open_runner(settings, labels_dir=None, overrides: dict | None = None) -> Ite
                                labels_dir=labels_dir, overrides=overrides or {})
     audit = open_audit_trail(settings.audit_url)
     try:
+        _warm_up_in_background(services, warm_up)
         with open_checkpointer(settings.checkpoint_url) as checkpointer:
             yield AdvisorRunner(services, checkpointer=checkpointer, audit=audit)
     finally:
         audit.close()
         store.close()
+
+
+def _warm_up_in_background(services: AdvisorServices, names: tuple[str, ...]) -> threading.Thread | None:
+    if not names:
+        return None
+
+    def warm() -> None:
+        try:
+            services.warm_up(names)
+        except Exception:  # the first question that needs the model loads it again and reports the error
+            logger.exception("warming up %s failed", ", ".join(names))
+
+    thread = threading.Thread(target=warm, name="advisor-warm-up", daemon=True)
+    thread.start()
+    return thread

@@ -22,6 +22,12 @@ from tools.findings import (
 )
 
 
+STREAM_TOKENS = "stream_answer_tokens"
+"""Key of the run's ``configurable`` config: True when the caller wants the answer streamed."""
+ANSWER_TOKEN = "answer_token"
+"""Key of the composer's custom stream chunks: ``{ANSWER_TOKEN: "piece of the answer"}``."""
+
+
 class Reset:
     """Wraps a value that replaces (rather than merges into) a reduced field.
 

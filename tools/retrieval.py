@@ -60,6 +60,9 @@ class HybridRetriever:
         self.weights = weights or RerankWeights()
         self.collections = {name: open_collection(client, name, encoder) for name in (PRODUCTS, POLICIES,
                                                                                        CUSTOMER_TEXTS)}
+        # The knowledge collections hold the fixed knowledge base: counted once they are filled,
+        # not on every question.
+        self._knowledge_counts: dict[str, int] = {}
         self.chunks = list(knowledge.chunks())
         self.chunk_by_id = {c.id: c for c in self.chunks}
         self._stemmer = Stemmer.Stemmer("english")
@@ -75,9 +78,10 @@ class HybridRetriever:
         scores: dict[str, float] = {}
         for name in (PRODUCTS, POLICIES):
             collection = self.collections[name]
-            count = collection.count()
+            count = self._knowledge_counts.get(name) or collection.count()
             if not count:
                 continue
+            self._knowledge_counts[name] = count
             hits = collection.query(query_embeddings=[vector], n_results=min(n, count), include=["distances"])
             for doc_id, distance in zip(hits["ids"][0], hits["distances"][0]):
                 scores[doc_id] = 1.0 - float(distance)

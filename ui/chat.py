@@ -289,8 +289,10 @@ class LiveSteps:
         await step.update()
         if node == "supervisor":
             route = render.plain(update.get("route") or {})
+            # The critic too: a streamed answer shows as soon as the composer writes, and steps
+            # opened later would show below it.
             for name in ["retrieve", *render.expected_steps(route.get("agents") or [], self.has_customer),
-                         "composer"]:
+                         "composer", "critic"]:
                 await self._open(name)
 
     async def close_unfinished(self) -> None:
@@ -352,18 +354,24 @@ async def answer(user: SessionUser, question: str) -> None:
         result = await run_with_events(runner.ask, on_event, question=question, customer_id=customer_id,
                                        thread_id=cl.context.session.thread_id, advisor_id=user.advisor_id,
                                        advisor_book=book)
+    except Exception:
+        if streamed:  # no half-written answer stays on screen
+            await final.remove()
+        raise
     finally:
         await steps.close_unfinished()
     if "error" in result:
+        if streamed:
+            await final.remove()
         await cl.Message(content=render.error_markdown(result["error"]), author="System").send()
         return
+    # The answer of record (revised or blocked by the critic, with its table, disclosures and
+    # sources) replaces whatever was streamed; send() also ends the stream and persists it.
     final.content = render.answer_markdown(result)
-    final.elements = answer_elements(result)
+    # Plotly validates each figure (tens of ms): off the event loop, which serves every session.
+    final.elements = await asyncio.to_thread(answer_elements, result)
     final.metadata = {"trace_id": result["trace_id"], "customer_id": result.get("customer_id")}
-    if streamed:
-        await final.update()
-    else:
-        await final.send()
+    await final.send()
     # The browser attaches feedback to the run (the on_message step) that holds the answer,
     # so the run carries the trace id too; it is persisted when the run ends.
     traces = cl.user_session.get("traces") or {}

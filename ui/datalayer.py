@@ -15,8 +15,13 @@ import base64
 import json
 from typing import Any
 
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import make_url
+
+# A writer waits this long for another connection's write to finish (several app
+# workers, a GDPR erasure, a burst of steps) before SQLite answers "database is locked";
+# Chainlit logs and drops a write that fails, so the wait is generous.
+SQLITE_BUSY_TIMEOUT_S = 30.0
 
 # Column lists follow Chainlit 2.12's StepDict, ElementDict and Feedback.
 _SQLITE_SCHEMA = (
@@ -108,7 +113,7 @@ def ensure_ui_schema(url: str) -> None:
             from pathlib import Path
 
             Path(database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(sync_url(url))
+    engine = create_engine(sync_url(url), connect_args=sqlite_connect_args() if sqlite else {})
     try:
         with engine.begin() as connection:
             if sqlite:
@@ -120,6 +125,20 @@ def ensure_ui_schema(url: str) -> None:
                 connection.exec_driver_sql(statement)
     finally:
         engine.dispose()
+
+
+def sqlite_connect_args() -> dict[str, Any]:
+    return {"timeout": SQLITE_BUSY_TIMEOUT_S}
+
+
+def configure_sqlite_connection(dbapi_connection, _record) -> None:
+    """Every new SQLite connection: WAL (readers never block the writer) and a busy timeout."""
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA busy_timeout={int(SQLITE_BUSY_TIMEOUT_S * 1000)}")
+    finally:
+        cursor.close()
 
 
 def _data_url(mime: str, data: bytes) -> str:
@@ -177,9 +196,12 @@ def make_data_layer(url: str):
     class AdvisorDataLayer(SQLAlchemyDataLayer):
         def __init__(self, conninfo: str):
             storage = DatabaseFileStorage()
-            super().__init__(conninfo, storage_provider=storage)
-            storage.engine = self.engine
             self.sqlite = is_sqlite_url(conninfo)
+            super().__init__(conninfo, storage_provider=storage,
+                             connect_args=sqlite_connect_args() if self.sqlite else None)
+            if self.sqlite:
+                event.listen(self.engine.sync_engine, "connect", configure_sqlite_connection)
+            storage.engine = self.engine
 
         async def execute_sql(self, query: str, parameters: dict):
             return await super().execute_sql(query, {k: self._bindable(v) for k, v in parameters.items()})

@@ -77,8 +77,10 @@ class AppRuntime:
                 if not self.settings.store_path.exists():
                     raise AppNotReady(f"No data store at {self.settings.store_path}: run `advisor data generate` "
                                       "and `advisor ingest` (or `make demo`) first.")
+                # Models load in warm_up() (a background thread), never under this lock,
+                # which the event loop's first handlers take.
                 self._runner = self._stack.enter_context(open_runner(self.settings, labels_dir=self.labels_dir,
-                                                                       overrides=self.overrides))
+                                                                       overrides=self.overrides, warm_up=()))
             return self._runner
 
     def warm_up(self) -> None:

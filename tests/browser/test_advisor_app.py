@@ -6,6 +6,7 @@ Screenshots of the main screens land in build/screenshots/.
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -78,6 +79,91 @@ def test_wrong_password_is_refused(browser, app_server, screenshot):
         screenshot(page, "01_login_refused")
     finally:
         page.close()
+
+
+class SocketEvents:
+    """The Chainlit events the page receives over its websocket (socket.io frames ``42[name, data]``)."""
+
+    def __init__(self, page):
+        self.events: list[tuple[str, dict]] = []
+        page.on("websocket", lambda socket: socket.on("framereceived", self._frame))
+
+    def _frame(self, payload) -> None:
+        text = payload if isinstance(payload, str) else payload.decode(errors="replace")
+        match = re.match(r"^\d+(\[.*)$", text, re.S)
+        if not match:
+            return
+        try:
+            event = json.loads(match.group(1))
+        except json.JSONDecodeError:
+            return
+        if isinstance(event, list) and len(event) >= 2 and isinstance(event[1], dict):
+            self.events.append((event[0], event[1]))
+
+    def streamed_answers(self) -> list[tuple[dict, dict]]:
+        """(the streamed draft, the message that ended its stream) for each streamed message."""
+        pairs = []
+        for position, (name, data) in enumerate(self.events):
+            if name != "stream_start":
+                continue
+            final = next((later for event, later in self.events[position + 1:]
+                          if event in ("new_message", "update_message") and later.get("id") == data["id"]), None)
+            if final is not None:
+                pairs.append((data, final))
+        return pairs
+
+
+def test_first_minute_of_a_new_advisor(browser, app_server, bank, screenshot):
+    """Sign in, open a customer from the welcome, read the header, ask: the steps run live,
+    the answer streams in and ends with offers, disclosures, sources and feedback buttons."""
+    context = browser.new_context(viewport={"width": 1500, "height": 1100})
+    page = context.new_page()
+    socket = SocketEvents(page)
+    try:
+        login(page, app_server, "advisor1", "demo-advisor")
+        page.get_by_text("Welcome, Advisor One").wait_for(timeout=UI_TIMEOUT_MS)
+        first_customer = sorted(bank["mine"])[0]
+        page.get_by_role("button", name=re.compile(rf"^{first_customer} · ")).click()
+        page.get_by_text(f"Customer {first_customer}").first.wait_for(timeout=UI_TIMEOUT_MS)
+        for badge in ("Segment:", "Risk band:", "Mood:"):
+            page.get_by_text(badge).first.wait_for(timeout=ANSWER_TIMEOUT_MS)
+        screenshot(page, "00_first_minute_header")
+
+        send(page, QUESTION)
+        page.locator("button[id^='step-']", has_text="Router").first.wait_for(timeout=ANSWER_TIMEOUT_MS)
+        trace_line = page.get_by_text(re.compile(r"trace [0-9a-f]{32} · critic")).last
+        trace_line.wait_for(timeout=ANSWER_TIMEOUT_MS)
+        for specialist in ("Spending analyst", "Product matcher", "Compliance check", "Answer writer", "Critic"):
+            assert page.locator("button[id^='step-']", has_text=specialist).count() >= 1, specialist
+        # The steps lead to the answer: the last thing in the chat is the answer, not a step.
+        assert re.search(r"trace [0-9a-f]{32} · critic", page.locator(".step").last.inner_text())
+        answer_text = page.locator(".step", has_text=re.compile(r"trace [0-9a-f]{32} · critic")).last.inner_text()
+        if "Recommended offers" in answer_text:
+            assert "Price tier" in answer_text and "Disclosures you must give" in answer_text
+        assert "Open a source:" in answer_text
+        assert page.locator(".positive-feedback-off").last.is_visible()
+        assert page.locator(".negative-feedback-off").last.is_visible()
+
+        # The answer was streamed: its draft reached the page before the critic's verdict,
+        # and the answer of record (with the trace line) replaced it in the same message.
+        streamed = [(draft, final) for draft, final in socket.streamed_answers()
+                    if re.search(r"trace `[0-9a-f]{32}` · critic", final.get("output", ""))]
+        assert streamed, "the answer did not stream"
+        draft, final = streamed[-1]
+        assert draft.get("output") and "· critic" not in draft["output"]
+        assert final["output"].split("*trace")[0].strip()
+
+        page.locator(".element-link", has_text="Source 1").last.click()
+        page.get_by_text(re.compile(r"relevance \d\.\d\d")).first.wait_for(timeout=UI_TIMEOUT_MS)
+        # The README's screenshot (docs/screenshot-answer.png): steps, the product step open,
+        # the start of the answer, and a source beside it.
+        page.locator("button[id^='step-']", has_text="Product matcher").first.click()
+        page.get_by_text("Tools:").first.wait_for(timeout=UI_TIMEOUT_MS)
+        page.locator("button[id^='step-']", has_text="Router").last.evaluate("e => e.scrollIntoView({block: 'start'})")
+        page.wait_for_timeout(500)  # the opened step's animation, for a still screenshot
+        screenshot(page, "00_first_minute_answer_and_source")
+    finally:
+        context.close()
 
 
 def test_advisor_chooses_a_customer_asks_and_gives_feedback(browser, app_server, bank, journey, screenshot):

@@ -200,6 +200,10 @@ def test_advisor_session_from_welcome_to_feedback(runtime, bank_store):
                   "Compliance check", "Critic"):
         assert title in steps and steps[title].get("end"), title
     assert "*Tools:*" in steps["Credit analyst"]["output"]
+    # The answer streams in (the offline composer's as one piece) below every step, the critic's included.
+    shown = [data.get("name") if event == "new_message" else event for event, data in browser.events
+             if event in ("new_message", "stream_start")]
+    assert "stream_start" in shown and shown.index("Critic") < shown.index("stream_start")
     answer = next(m for m in browser.messages().values()
                   if m.get("type") == "assistant_message" and (m.get("metadata") or {}).get("trace_id") == trace_id)
     assert f"trace `{trace_id}`" in answer["output"] and "Open a source:" in answer["output"]
@@ -380,3 +384,54 @@ def test_a_dead_model_server_falls_back_with_a_visible_note(runtime, bank_store,
     writer = browser.steps()["Answer writer"]["output"]
     assert "fell back to the offline composer" in writer
     assert any("critic" in text and "trace `" in text for text in browser.texts())
+
+
+def test_the_answer_of_record_replaces_a_streamed_draft_the_critic_revised(runtime, monkeypatch):
+    revised = {"trace_id": "e" * 32, "customer_id": None, "agents": [], "routed": [], "findings": {},
+               "recommendations": [], "compliance": {"passed": True, "violations": [], "disclosures": []},
+               "critic": {"verdict": "revised", "issues": ["rate promise not supported"]}, "sources": [],
+               "answer": "Rates depend on the credit assessment.", "llm": {"backend": "openai", "model": "zephyr",
+                                                                             "calls": 2},
+               "timings_ms": {"total": 5.0}, "answer_replaced_stream": True}
+
+    def streaming_ask(question, on_node=None, on_token=None, **kwargs):
+        for piece in ("You are approved ", "at 2% APR."):
+            on_token(piece)
+        return revised
+
+    monkeypatch.setattr(runtime.runner, "ask", streaming_ask)
+    browser = Browser()
+    in_session("adv", browser, lambda: send("Can I promise a rate?"))
+    streamed_id = next(data["id"] for event, data in browser.events if event == "stream_start")
+    final = browser.messages()[streamed_id]
+    note, answer = final["output"].split("\n\n", 1)
+    assert "replaces the draft shown while it was written" in note
+    assert answer.startswith("Rates depend on the credit assessment.")
+    assert "approved" not in final["output"].split("*trace")[0] and final["streaming"] is False
+    assert final["metadata"]["trace_id"] == "e" * 32
+
+
+def test_a_streamed_draft_is_withdrawn_when_the_turn_fails(runtime, monkeypatch):
+    def failing_after_tokens(question, on_node=None, on_token=None, **kwargs):
+        on_token("Half an ans")
+        on_token("wer")
+        raise OSError("checkpoint store gone")
+
+    monkeypatch.setattr(runtime.runner, "ask", failing_after_tokens)
+    browser = Browser()
+    in_session("adv", browser, lambda: send("What can I offer?"))
+    streamed_id = next(data["id"] for event, data in browser.events if event == "stream_start")
+    assert any(event == "delete_message" and data["id"] == streamed_id for event, data in browser.events)
+    texts = "\n".join(m.get("output", "") for event, m in browser.events if event == "new_message")
+    assert "Something went wrong on our side" in texts and "checkpoint store gone" not in texts
+
+    def error_after_tokens(question, on_node=None, on_token=None, **kwargs):
+        on_token("Draft")
+        return {"error": {"code": "backend_unavailable", "message": "the model server did not answer"}}
+
+    monkeypatch.setattr(runtime.runner, "ask", error_after_tokens)
+    browser = Browser()
+    in_session("adv", browser, lambda: send("What can I offer?"))
+    streamed_id = next(data["id"] for event, data in browser.events if event == "stream_start")
+    assert any(event == "delete_message" and data["id"] == streamed_id for event, data in browser.events)
+    assert any("backend_unavailable" in text for text in browser.texts())

@@ -86,3 +86,75 @@ def test_postgres_round_trip(postgres_url):
 
 
 from tests.integration.test_audit_postgres import postgres_url  # noqa: E402,F401  (the server fixture)
+
+
+async def _concurrent_writes_while_locked(path, sessions: int, lock_s: float) -> tuple[int, int, int]:
+    """``sessions`` sessions each write a thread, a step and feedback at the same time, while
+    another connection holds the write lock for ``lock_s`` seconds (longer than SQLite's
+    default 5 s wait); returns the named threads, steps and feedbacks stored (Chainlit logs
+    a failed write and drops it)."""
+    import sqlite3
+    import threading
+    import time
+
+    import chainlit as cl
+    from chainlit.context import init_http_context
+    from chainlit.types import Feedback
+
+    layer = make_data_layer(f"sqlite:///{path}")
+    try:
+        user = await layer.create_user(cl.User(identifier="advisor1", metadata={}))
+        init_http_context(thread_id="setup", user=user)
+        locked = threading.Event()
+
+        def hold_write_lock() -> None:
+            connection = sqlite3.connect(path, isolation_level=None)
+            connection.execute("BEGIN IMMEDIATE")
+            locked.set()
+            time.sleep(lock_s)
+            connection.execute("COMMIT")
+            connection.close()
+
+        holder = threading.Thread(target=hold_write_lock)
+        holder.start()
+        await asyncio.to_thread(locked.wait)
+
+        async def session(number: int) -> None:
+            thread_id = f"thread-{number}"
+            await layer.update_thread(thread_id, name=f"Customer {number}", user_id=user.id,
+                                      metadata={"customer_id": f"C-{number:05d}"})
+            await layer.create_step({"id": f"step-{number}", "threadId": thread_id, "name": "Advisor",
+                                     "type": "assistant_message", "output": "answer", "streaming": False,
+                                     "metadata": {"trace_id": f"{number:032x}"}, "createdAt": "2026-01-01T00:00:00Z"})
+            await layer.upsert_feedback(Feedback(forId=f"step-{number}", value=number % 2, threadId=thread_id,
+                                                 comment="ok"))
+
+        await asyncio.gather(*(session(n) for n in range(sessions)))
+        await asyncio.to_thread(holder.join)
+        named = await layer.execute_sql("SELECT count(*) AS n FROM threads WHERE name LIKE 'Customer %'", {})
+        steps = await layer.execute_sql("SELECT count(*) AS n FROM steps", {})
+        feedbacks = await layer.execute_sql("SELECT count(*) AS n FROM feedbacks", {})
+        return named[0]["n"], steps[0]["n"], feedbacks[0]["n"]
+    finally:
+        await layer.close()
+
+
+def test_concurrent_sessions_wait_for_a_held_write_lock_instead_of_losing_writes(tmp_path):
+    assert asyncio.run(_concurrent_writes_while_locked(tmp_path / "ui.sqlite", sessions=20, lock_s=6.0)) == (
+        20, 20, 20)
+
+
+def test_every_sqlite_connection_is_in_wal_mode_with_a_busy_timeout(tmp_path):
+    from ui.datalayer import SQLITE_BUSY_TIMEOUT_S
+
+    async def pragmas():
+        layer = make_data_layer(f"sqlite:///{tmp_path / 'ui.sqlite'}")
+        try:
+            async with layer.engine.connect() as connection:
+                mode = (await connection.exec_driver_sql("PRAGMA journal_mode")).scalar()
+                timeout_ms = (await connection.exec_driver_sql("PRAGMA busy_timeout")).scalar()
+            return mode, timeout_ms
+        finally:
+            await layer.close()
+
+    assert asyncio.run(pragmas()) == ("wal", int(SQLITE_BUSY_TIMEOUT_S * 1000))

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import re
-import statistics
-import time
 from pathlib import Path
 
 import numpy as np
@@ -48,12 +46,11 @@ def generated(tmp_path_factory, spec: dict) -> Path:
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
-    """A model trained in seconds on a 1,000-customer generated bank against default_12m."""
+    """A model trained on a 1,000-customer generated bank against default_12m (its training
+    time is measured by bench/tools.py)."""
     folder = generated(tmp_path_factory, TRAIN_BANK)
     frames = frames_from_folder(folder, with_audit_groups=True)
-    started = time.perf_counter()
-    model = train_bank_model(frames, labels=load_default_labels(folder / "labels"))
-    return model, time.perf_counter() - started
+    return train_bank_model(frames, labels=load_default_labels(folder / "labels"))
 
 
 @pytest.fixture(scope="module")
@@ -71,9 +68,8 @@ def small_model(bank_store, bank_labels, as_of):
                             load_default_labels(bank_labels))
 
 
-def test_training_takes_seconds_and_the_card_says_what_the_model_is(trained):
-    model, seconds = trained
-    assert seconds < 20
+def test_the_card_says_what_the_model_is(trained):
+    model = trained
     card = model.card
     assert card.layout == "bank" and card.features == BANK_LAYOUT.features
     assert protected_features(card.features) == []
@@ -85,7 +81,7 @@ def test_training_takes_seconds_and_the_card_says_what_the_model_is(trained):
 
 
 def test_the_model_ranks_the_generators_defaults_on_an_unseen_bank(trained, unseen):
-    model, _ = trained
+    model = trained
     data, truth = unseen
     probability = model.predict_proba(data.features)
     auc = roc_auc_score(data.target, probability)
@@ -94,7 +90,7 @@ def test_the_model_ranks_the_generators_defaults_on_an_unseen_bank(trained, unse
 
 
 def test_the_hidden_risk_factor_ordering_holds(trained, unseen):
-    model, _ = trained
+    model = trained
     data, truth = unseen
     probability = pd.Series(model.predict_proba(data.features), index=data.features.index)
     quintile = pd.qcut(truth["risk_factor"], 5, labels=False)
@@ -209,20 +205,6 @@ def test_without_labels_the_proxy_target_is_used(bank_store, tmp_path):
     model = ensure_risk_model(Settings(home=tmp_path, data_key=None), bank_store)
     assert model.card.target.startswith("proxy: 90+ days past due")
     assert any("features as of" in note for note in model.card.notes)
-
-
-def test_per_customer_assessment_time(bank_store, small_model, as_of):
-    ids = bank_store.customer_ids()[:40]
-    frames = {c: (profile_of(bank_store.customer(c), as_of), bank_store.accounts(c), bank_store.payments(c))
-              for c in ids}
-    timings = []
-    for profile, accounts, payments in frames.values():
-        started = time.perf_counter()
-        assess_credit(profile, accounts, payments, None, small_model, as_of)
-        timings.append(time.perf_counter() - started)
-    median_ms = 1000 * statistics.median(timings)
-    # target 20 ms on an idle machine; the bound leaves room for a busy test runner
-    assert median_ms < 60, f"median {median_ms:.1f} ms per customer"
 
 
 def test_langchain_tool_returns_the_finding(bank_store, small_model, as_of):

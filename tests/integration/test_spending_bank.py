@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from datetime import date
 
 import numpy as np
@@ -12,7 +11,6 @@ import pytest
 from tools.findings import SpendingFinding
 from tools.spending import (
     Ledger,
-    analyse_spending,
     as_langchain_tools,
     book_category_shares,
     detect_recurring,
@@ -146,12 +144,10 @@ def test_ensure_segmenter_trains_once_and_caches(test_settings, bank_store, segm
     assert sum(segmenter.sizes) == segmenter.trained_on
 
 
-def test_segmenter_trains_in_seconds(transactions):
-    started = time.perf_counter()
-    train_segmenter(transactions)
-    seconds = time.perf_counter() - started
-    print(f"segmenter trained on {len(transactions):,} transactions in {seconds:.2f}s")
-    assert seconds < 10
+def test_segmenter_trains_on_the_whole_book(transactions):
+    """(Its training time is measured by bench/tools.py.)"""
+    segmenter = train_segmenter(transactions)
+    assert segmenter.trained_on == sum(segmenter.sizes) > 0
 
 
 def test_book_category_shares_on_the_bank(transactions, bank_store):
@@ -188,24 +184,6 @@ def test_missing_customer_or_transactions(bank_store, as_of):
 
     finding = spending_for_customer(NoTransactions(), "C-00001", as_of)
     assert not finding.available and "no transactions" in finding.missing_reason
-
-
-def test_per_customer_analysis_is_fast(bank_store, as_of, segmenter):
-    """Typical customers (about 400 transactions) in at most 30 ms (CPU time: the machine may be shared)."""
-    customers = bank_store.customer_ids()[:40]
-    frames = [bank_store.transactions(c) for c in customers]
-    for frame in frames[:3]:
-        analyse_spending(frame, as_of, segmenter=segmenter)
-    cpu, wall = [], []
-    for frame in frames:
-        started_cpu, started_wall = time.process_time(), time.perf_counter()
-        analyse_spending(frame, as_of, segmenter=segmenter)
-        cpu.append(time.process_time() - started_cpu)
-        wall.append(time.perf_counter() - started_wall)
-    sizes = [len(f) for f in frames]
-    print(f"per customer ({np.median(sizes):.0f} transactions median): CPU p50 {1000 * np.median(cpu):.1f} ms, "
-          f"wall p50 {1000 * np.median(wall):.1f} ms, wall p90 {1000 * np.quantile(wall, 0.9):.1f} ms")
-    assert np.median(cpu) <= 0.030
 
 
 def test_langchain_tool(bank_store, as_of, segmenter):
