@@ -139,9 +139,11 @@ def counterfactual_invariant(state: AdvisorState, services: AdvisorServices) -> 
         "birth_date": older,
     })
     profile = profile_from_customer(changed, as_of)
+    from agents.products import customer_holdings
+
     rerun = match_products(profile, state.get("spending"), state.get("credit"), state.get("sentiment"),
                            services.knowledge, as_of, held_product_codes=set(state.get("held_product_codes", [])),
-                           feedback=services.feedback)
+                           holdings=customer_holdings(services, customer_id), feedback=services.feedback)
     original = [(o.product_code, round(o.score, 9), o.apr) for o in products.recommendations]
     return original == [(o.product_code, round(o.score, 9), o.apr) for o in rerun.recommendations]
 

@@ -9,6 +9,7 @@ redacted. Reads are per customer through indexes; book-wide jobs read whole fram
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -242,6 +243,23 @@ class BankStore:
             f"SELECT customer_id FROM customer_name_tokens WHERE token IN ({marks}) "
             f"GROUP BY customer_id HAVING COUNT(DISTINCT token) = ? ORDER BY customer_id LIMIT ?",
             (*hashed, len(hashed), limit),
+        ).fetchall()
+        return [c for c in (self.customer(r[0]) for r in rows) if c is not None]
+
+    def customers_named_in(self, text: str, limit: int = 20) -> list[Customer]:
+        """Customers of whose name at least two tokens occur in free text (a question naming them),
+        so that text can be redacted with their identifiers even when it is about no one."""
+        words = set(re.findall(r"[^\W\d_]+(?:['’][^\W\d_]+)*", text.lower().replace("-", " ")))
+        words |= {w[:-2] for w in words if w.endswith(("'s", "’s"))}
+        words = {w for w in words if len(w) >= 2}
+        if len(words) < 2:
+            return []
+        hashed = [self.cipher.blind_index(t, "customers.name_token") for t in sorted(words)]
+        marks = ", ".join("?" for _ in hashed)
+        rows = self._conn.execute(
+            f"SELECT customer_id FROM customer_name_tokens WHERE token IN ({marks}) "
+            f"GROUP BY customer_id HAVING COUNT(DISTINCT token) >= 2 ORDER BY customer_id LIMIT ?",
+            (*hashed, limit),
         ).fetchall()
         return [c for c in (self.customer(r[0]) for r in rows) if c is not None]
 

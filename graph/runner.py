@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 import uuid
@@ -20,6 +21,7 @@ from graph.tracing import store_identifiers, traced
 from prompts import prompt_hash
 
 logger = logging.getLogger("advisor.runner")
+LONE_SURROGATES = re.compile("[\ud800-\udfff]")
 AGENT_ORDER = ("spending", "credit", "sentiment", "products", "compliance")
 
 
@@ -56,6 +58,8 @@ class AdvisorRunner:
         account number or postcode) redacted; the customer travels by pseudonymous id.
         """
         started = time.perf_counter()
+        # Undecodable bytes reach Python as lone surrogates, which no tokenizer or JSON encoder accepts.
+        question = LONE_SURROGATES.sub("\ufffd", question)
         trace_id = uuid.uuid4().hex
         thread_id = thread_id or trace_id
         config: dict[str, Any] = {"configurable": {"thread_id": thread_id, STREAM_TOKENS: on_token is not None},
@@ -66,7 +70,7 @@ class AdvisorRunner:
             check_request(question, customer_id, advisor_book, self.services)
         except GuardError as error:
             return error_result(error.code, error.message)
-        identifiers = self._identifiers(customer_id)
+        identifiers = self._identifiers(customer_id, question)
         safe_question = redact(question, identifiers)
         state_in: AdvisorState = {"question": safe_question, "customer_id": customer_id, "advisor_id": advisor_id,
                                   "trace_id": trace_id,
@@ -153,15 +157,36 @@ class AdvisorRunner:
         self.audit.append(result["trace_id"], "answer", payload, advisor_id=advisor_id,
                           customer_id=result["customer_id"], verdict=(result["critic"] or {}).get("verdict"))
 
-    def _identifiers(self, customer_id: str | None) -> list[str]:
-        if not customer_id:
-            return []
-        customer = self.services.store.customer(customer_id)
-        return customer.identifiers if customer else []
+    def _identifiers(self, customer_id: str | None, question: str = "") -> list[str]:
+        """The identifiers to redact: the customer's own, and those of any customer the question names."""
+        customer = self.services.store.customer(customer_id) if customer_id else None
+        identifiers = list(customer.identifiers) if customer else []
+        for named in self.services.store.customers_named_in(question):
+            identifiers.extend(named.identifiers)
+        return identifiers
 
 
 def _template_hashes() -> dict[str, str]:
     return {name: prompt_hash(name) for name in ("composer_system", "composer_user")}
+
+
+def checkpoint_types() -> list[type]:
+    """The typed findings and state models a checkpoint holds: the only classes read back from it."""
+    from pydantic import BaseModel
+
+    import graph.llm.base
+    import graph.state
+    import tools.findings
+
+    return sorted({value for module in (tools.findings, graph.state, graph.llm.base) for value in vars(module).values()
+                   if isinstance(value, type) and issubclass(value, BaseModel) and value is not BaseModel},
+                  key=lambda kind: (kind.__module__, kind.__qualname__))
+
+
+def checkpoint_serializer():
+    from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
+
+    return JsonPlusSerializer(allowed_msgpack_modules=checkpoint_types())
 
 
 @contextmanager
@@ -171,6 +196,7 @@ def open_checkpointer(url: str) -> Iterator[Any]:
         from langgraph.checkpoint.postgres import PostgresSaver
 
         with PostgresSaver.from_conn_string(url) as saver:
+            saver.serde = checkpoint_serializer()
             saver.setup()
             yield saver
         return
@@ -183,7 +209,7 @@ def open_checkpointer(url: str) -> Iterator[Any]:
     connection = sqlite3.connect(url, check_same_thread=False)
     connection.execute("PRAGMA journal_mode=WAL")
     try:
-        yield SqliteSaver(connection)
+        yield SqliteSaver(connection, serde=checkpoint_serializer())
     finally:
         connection.close()
 

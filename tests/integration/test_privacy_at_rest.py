@@ -77,10 +77,6 @@ def test_an_advisor_comment_naming_the_customer_leaves_no_name_in_clear(used_hom
     assert used_home["comment_naming_them"] == {}, "identifiers in clear"
 
 
-@pytest.mark.xfail(strict=True, reason="graph/runner.ask redacts a question with the identifiers of the customer "
-                                       "it is about; a general question (no customer) that names a customer "
-                                       "reaches checkpoints.sqlite and audit.sqlite with the name in clear; see "
-                                       "the privacy helper's report")
 def test_a_general_question_naming_a_customer_leaves_no_name_in_clear(used_home):
     assert used_home["general_question"] == {}, "identifiers in clear"
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import re
 import shutil
 import sqlite3
@@ -176,6 +177,27 @@ def test_a_thread_keeps_its_customer_and_its_redacted_history(runner, customer):
     assert customer.full_name.split()[-1] not in history[0]["question"] and "[NAME]" in history[0]["question"]
 
 
+def test_a_thread_reads_its_typed_findings_back_without_unregistered_types(runner, customer, caplog):
+    with caplog.at_level(logging.WARNING):
+        runner.ask("What can I offer?", customer.customer_id, thread_id="typed-thread")
+        state = runner.graph.get_state({"configurable": {"thread_id": "typed-thread"}}).values
+    assert type(state["spending"]).__name__ == "SpendingFinding"
+    assert not [r for r in caplog.records if "unregistered type" in r.getMessage()
+                or "Could not reconstruct" in r.getMessage()]
+
+
+def test_undecodable_bytes_in_a_question_are_replaced_not_a_crash(runner, customer):
+    question = "Is she overspending? " + b"\xff\xfe caf\xe9".decode("utf-8", "surrogateescape")
+    result = runner.ask(question, customer.customer_id)
+    assert "error" not in result and result["answer"]
+
+
+def test_a_general_question_naming_a_customer_is_redacted_with_their_identifiers(runner, settings, customer):
+    runner.ask(f"What would a customer like {customer.full_name} be offered?", thread_id="general-thread")
+    stored = _stored_bytes(settings.checkpoint_url)
+    assert b"general-thread" in stored and customer.full_name.encode() not in stored
+
+
 # --- tracing ------------------------------------------------------------------------------------
 
 
@@ -222,3 +244,30 @@ def test_traced_runs_carry_redacted_inputs_and_outputs(settings, customer, monke
     assert captured and "advisor-turn" in sent and customer.customer_id in sent
     for secret in (customer.full_name, customer.email, customer.phone, CARD, CARD.replace(" ", "")):
         assert secret not in sent, secret
+
+
+def test_the_graph_offers_what_the_store_backed_matcher_offers_for_several_customers(runner):
+    """The products agent reads the customer's holdings (cash, other lenders' balances) like the
+    per-customer service and the book-wide NBO do, so all three give the same offers."""
+    from datetime import date
+
+    from tools.products.service import products_for_customer, profile_from_store
+
+    from agents.products import customer_holdings
+
+    store, services = runner.services.store, runner.services
+    holdings = {c: customer_holdings(services, c) for c in store.customer_ids()}
+    # Those whose offers depend on holdings: the most cash, and balances with other lenders.
+    by_cash = sorted(holdings, key=lambda c: -(holdings[c].cash_savings or 0.0))[:4]
+    transferring = [c for c in holdings if holdings[c].transferable_balance > 0][:4]
+    for customer_id in dict.fromkeys(by_cash + transferring):
+        result = runner.ask("What can I offer?", customer_id, thread_id=f"offers-{customer_id}")
+        assert "error" not in result, result
+        state = runner.graph.get_state({"configurable": {"thread_id": f"offers-{customer_id}"}}).values
+        as_of = date.fromisoformat(state["as_of"])
+        expected = products_for_customer(store, profile_from_store(store, customer_id, as_of), state.get("spending"),
+                                         state.get("credit"), state.get("sentiment"), services.knowledge, as_of,
+                                         feedback=services.feedback)
+        assert [r["product_code"] for r in result["recommendations"]] == \
+            [o.product_code for o in expected.recommendations], (customer_id, result["critic"],
+                                                                 result["findings"].get("products"))

@@ -179,9 +179,10 @@ def holdings_frame(accounts: pd.DataFrame, kb: KnowledgeBase) -> pd.DataFrame:
 
 def holdings_from_accounts(accounts: pd.DataFrame, kb: KnowledgeBase) -> Holdings:
     """One customer's holdings (the same arithmetic as ``holdings_frame``)."""
-    if accounts.empty:
+    frame = holdings_frame(accounts, kb) if not accounts.empty else None
+    if frame is None or frame.empty:  # no accounts, or only closed ones
         return Holdings(cash_savings=0.0, revolving_balance=0.0, revolving_limit=0.0, card_interest_monthly=0.0)
-    row = holdings_frame(accounts, kb).iloc[0]
+    row = frame.iloc[0]
     values = {name: _optional_float(row[name]) for name in HOLDINGS_COLUMNS if name != "has_credit_account"}
     return Holdings(
         product_codes=frozenset(c for c in str(row["held"]).split("|") if c),
