@@ -61,6 +61,45 @@ def test_book_offers_equal_the_per_customer_matcher_on_a_sample(offers, services
     assert compared >= SAMPLE
 
 
+def test_book_subscriptions_and_voice_equal_the_store_specialists_on_a_sample(services, bank_store):
+    from tools.book.findings import _SortedTransactions, book_profiles, book_voices
+    from tools.book.recurring import book_streams
+    from tools.spending.recurring import recurring_payments_of, subscriptions_monthly_cost, subscriptions_of
+
+    as_of = services.as_of
+    tables = read_book(bank_store)
+    ledgers = _SortedTransactions.of(tables.transactions, as_of)
+    streams = dict(zip(ledgers.customers, book_streams(ledgers.starts, ledgers.ends, ledgers.columns, as_of),
+                       strict=True))
+    profiles = book_profiles(tables.customers, as_of)
+    voices = book_voices(tables, dict(zip(profiles["customer_id"], profiles["consent_social"].tolist())), as_of,
+                         services.sentiment_scorer, services.intent_classifier)
+    subscriptions = voiced = 0
+    for customer_id in bank_store.customer_ids()[1::3][:SAMPLE]:
+        spending = spending_for_customer(bank_store, customer_id, as_of, services.segmenter)
+        mine = streams.get(customer_id, [])
+        assert subscriptions_of(mine) == spending.subscriptions, customer_id
+        assert recurring_payments_of(mine) == spending.recurring_payments, customer_id
+        assert subscriptions_monthly_cost(mine) == spending.subscriptions_monthly_cost
+        subscriptions += len(spending.subscriptions)
+        voice = voice_for_customer(bank_store, customer_id, as_of, services.sentiment_scorer,
+                                   services.intent_classifier)
+        if voice.available:
+            assert voices[customer_id] == voice, customer_id
+            voiced += 1
+        else:
+            assert customer_id not in voices
+    assert subscriptions >= SAMPLE // 2 and voiced >= SAMPLE // 4
+
+
+def test_book_findings_in_forked_workers_equal_one_process(services, bank_store, findings):
+    models = BookModels(services.risk_model, services.segmenter, services.sentiment_scorer,
+                        services.intent_classifier)
+    forked = book_findings(read_book(bank_store), services.knowledge, models, services.as_of, workers=2)
+    for name in ("profiles", "features", "overspending", "credit"):
+        pd.testing.assert_frame_equal(getattr(forked, name), getattr(findings, name), check_exact=True)
+
+
 def test_customers_without_marketing_consent_get_support_only_and_a_reason(offers, findings):
     without = set(findings.profiles.loc[~findings.profiles["consent_marketing"], "customer_id"])
     assert without

@@ -8,18 +8,21 @@ same definitions:
 * profile and holdings: ``profiles_frame`` and ``holdings_frame`` over whole tables;
 * credit: ``score_book`` (the risk model and credit figures of all customers at once),
   rounded as ``assess_credit`` rounds them;
-* spending: the spending specialist's own functions (recurring-payment detection,
-  overspending alerts, budget, segment) on each customer's slice of one time-ordered copy
-  of the transactions table. Chain building for recurring payments is sequential by
-  nature, so this part is a loop over customers, with no query and no pandas per customer;
-* voice: every text of the book scored and classified in one batch, then each customer's
-  voice analysed by ``analyse_voice`` from those results.
+* recurring payments: ``book_streams`` (tools/book/recurring.py), ``detect_recurring`` over
+  the transactions of many customers at once (the book, or one batch per worker);
+* the rest of spending: the spending specialist's own functions (overspending alerts,
+  budget, segment) on each customer's slice of one time-ordered copy of the transactions
+  table, a loop over customers with no query and no pandas per customer;
+* voice: ``book_voices``, ``analyse_voice`` for the whole book: each distinct text cleaned,
+  scored and classified once, the aggregates (mood, trend, complaints, intents, needs,
+  vulnerability) computed per customer by grouping, with numpy's own summation order.
 
 A customer's row is therefore exactly the row the per-customer path builds.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -29,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from bank.knowledge import KnowledgeBase
+from tools.book.recurring import book_streams
 from tools.credit.assess import score_book
 from tools.credit.bank import ACCOUNT_COLUMNS, PAYMENT_COLUMNS, BankFrames
 from tools.credit.utilisation import credit_accounts, credit_summary
@@ -44,7 +48,7 @@ from tools.spending.analysis import customer_shares
 from tools.spending.budget import budget_plan
 from tools.spending.categories import spend_by_category
 from tools.spending.ledger import TEXT_COLUMNS, WINDOW_MONTHS, Ledger, _timestamps, factorised_text
-from tools.spending.recurring import detect_recurring, subscriptions_monthly_cost, subscriptions_of
+from tools.spending.recurring import Stream, subscriptions_monthly_cost, subscriptions_of
 
 CUSTOMER_COLUMNS = ["customer_id", "annual_income", "tenure_months", "consent_marketing", "consent_social",
                     "birth_date"]
@@ -239,16 +243,29 @@ class _SortedTransactions:
         ends = np.cumsum(counts)
         return cls(np.asarray(customers, dtype=object), ends - counts, ends, columns)
 
+    def streams(self, customers: np.ndarray, as_of: date) -> dict[int, list[Stream]]:
+        """``detect_recurring`` of these customers (positions here; -1 for none), found together by
+        ``book_streams`` over the rows from the first to the last of them."""
+        present = customers[customers >= 0]
+        if not len(present):
+            return {}
+        first, last = int(present.min()), int(present.max())
+        span = slice(int(self.starts[first]), int(self.ends[last]))
+        found = book_streams(self.starts[first:last + 1] - span.start, self.ends[first:last + 1] - span.start,
+                             {name: values[span] for name, values in self.columns.items()}, as_of)
+        return {first + k: streams for k, streams in enumerate(found)}
+
     def ledger(self, k: int, as_of: date) -> Ledger:
         part = slice(self.starts[k], self.ends[k])
         return Ledger(as_of=as_of, months=WINDOW_MONTHS, **{n: v[part] for n, v in self.columns.items()})
 
 
-def _spending_finding(ledger: Ledger, hint: float | None, segmenter) -> tuple[SpendingFinding, list]:
-    """The fields of ``analyse_spending`` that the matcher reads, by the same functions."""
+def _spending_finding(ledger: Ledger, streams: list[Stream], hint: float | None,
+                      segmenter) -> tuple[SpendingFinding, list]:
+    """The fields of ``analyse_spending`` that the matcher reads, by the same functions
+    (``streams``: the ledger's ``detect_recurring``, found by ``book_streams``)."""
     if not ledger.in_window.any():
         return SpendingFinding(available=False, missing_reason="no transactions in the window"), []
-    streams = detect_recurring(ledger)
     subscriptions = subscriptions_of(streams)
     alerts = overspending_alerts(ledger)
     finding = SpendingFinding(
@@ -271,67 +288,249 @@ def _spending_finding(ledger: Ledger, hint: float | None, segmenter) -> tuple[Sp
 
 
 # --- voice ----------------------------------------------------------------------------------
-class _Precomputed:
-    """A scorer and classifier answering from one batch run over the whole book's texts."""
-
-    def __init__(self, bodies: list[str], scorer, classifier):
-        unique = list(dict.fromkeys(bodies))
-        self.sentiment = dict(zip(unique, scorer.score_sentiment(unique), strict=True))
-        self.prediction = dict(zip(unique, classifier.predict(unique), strict=True))
-
-    def score_sentiment(self, texts: list[str]) -> list[float]:
-        return [self.sentiment[t] for t in texts]
-
-    def predict(self, texts: list[str]) -> list:
-        return [self.prediction[t] for t in texts]
+# numpy's float sum (``np.add.reduce`` of a contiguous array, as ``np.mean`` and ``np.average``
+# use it): sequential below 8 values, eight running sums combined pairwise up to this size.
+_PAIRWISE_BLOCK = 128
 
 
-@dataclass
-class _VoiceInputs:
-    """Each customer's texts and the book's batch of model results, for ``analyse_voice``."""
+def _segment_sums(values: np.ndarray, starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """``np.add.reduce(values[s:s + n])`` for every segment, bit for bit, without a loop over segments."""
+    out = np.zeros(len(counts))
+    small = np.flatnonzero((counts > 0) & (counts < 8))
+    for j in range(7):
+        part = small[counts[small] > j]
+        out[part] += values[starts[part] + j]
+    block = np.flatnonzero((counts >= 8) & (counts <= _PAIRWISE_BLOCK))
+    if len(block):
+        n, first = counts[block], starts[block]
+        running = np.stack([values[first + j] for j in range(8)])
+        full = n - n % 8
+        for i in range(8, _PAIRWISE_BLOCK, 8):
+            more = i + 8 <= n
+            if not more.any():
+                break
+            for j in range(8):
+                running[j, more] += values[first[more] + i + j]
+        total = ((running[0] + running[1]) + (running[2] + running[3])) + ((running[4] + running[5])
+                                                                          + (running[6] + running[7]))
+        for j in range(7):
+            tail = full + j < n
+            total[tail] += values[first[tail] + full[tail] + j]
+        out[block] = total
+    for k in np.flatnonzero(counts > _PAIRWISE_BLOCK).tolist():
+        out[k] = np.add.reduce(values[starts[k]:starts[k] + counts[k]])
+    return out
 
-    interactions: dict[str, pd.DataFrame]
-    posts: dict[str, pd.DataFrame]
-    consent: dict[str, bool]
-    batch: _Precomputed
-    empty: pd.DataFrame
 
-    def finding(self, customer_id: str, as_of: date) -> SentimentFinding | None:
-        from tools.sentiment.voice import analyse_voice
+def _texts_of(frame: pd.DataFrame | None, id_column: str, prefix: str, channel_column: str, is_post: bool,
+              as_of: date) -> pd.DataFrame:
+    """``collect_texts``'s rows of one table for the whole book: usable texts of the analysis window."""
+    from tools.sentiment.voice import ANALYSIS_DAYS
 
-        if customer_id not in self.consent:
-            return None
-        return analyse_voice(self.interactions.get(customer_id, self.empty), self.posts.get(customer_id),
-                             self.consent[customer_id], as_of, self.batch, self.batch)
+    columns = ["customer_id", "at", "day", "source_id", "channel", "text", "is_post"]
+    if frame is None or frame.empty:
+        return pd.DataFrame(columns=columns)
+    stamps = pd.to_datetime(frame["timestamp"], errors="coerce")
+    if isinstance(stamps.dtype, pd.DatetimeTZDtype):
+        local = stamps.dt.tz_localize(None)  # the wall-clock date, as Timestamp.date() gives
+    elif pd.api.types.is_datetime64_dtype(stamps):
+        local = stamps
+    else:  # mixed offsets: Timestamps one by one
+        local = pd.Series([pd.NaT if pd.isna(t) else pd.Timestamp(t.date()) for t in stamps], index=frame.index)
+    day = local.to_numpy(dtype="datetime64[ns]").astype("datetime64[D]").astype(np.int64)
+    as_of_day = int(np.datetime64(as_of, "D").astype(np.int64))
+    texts = frame["text"].tolist()
+    usable = np.array([isinstance(t, str) and bool(t.strip()) for t in texts], dtype=bool)
+    keep = usable & stamps.notna().to_numpy() & (day > as_of_day - ANALYSIS_DAYS) & (day <= as_of_day)
+    channels = frame[channel_column] if channel_column in frame.columns else pd.Series("", index=frame.index)
+    default = "social" if is_post else ""
+    rows = np.flatnonzero(keep)
+    return pd.DataFrame({
+        "customer_id": frame["customer_id"].astype(str).to_numpy()[rows],
+        "at": stamps.to_numpy()[rows] if rows.size else stamps.to_numpy()[:0],
+        "day": day[rows],
+        "source_id": [f"{prefix}:{s}" for s in frame[id_column].to_numpy()[rows].tolist()],
+        "channel": [str(c or default) for c in channels.to_numpy()[rows].tolist()],
+        "text": [texts[i] for i in rows.tolist()],
+        "is_post": np.full(len(rows), is_post),
+    }, columns=columns)
 
 
-def _voice_inputs(
-    tables: BookTables, profiles: pd.DataFrame, as_of: date, models: BookModels
-) -> _VoiceInputs | None:
-    from tools.sentiment.voice import collect_texts, strip_injections
+_shared_scoring: tuple[Any, list[str]] | None = None  # set only while a forked worker scores texts
+
+
+def _sentiments_in_worker() -> list[float]:
+    assert _shared_scoring is not None
+    scorer, texts = _shared_scoring
+    return scorer.score_sentiment(texts)
+
+
+def _scored(texts: list[str], scorer, classifier, workers: int) -> tuple[np.ndarray, list]:
+    """Sentiment and intent of each text; with ``workers`` > 1 the sentiment is scored in a forked
+    process while this one classifies."""
+    global _shared_scoring
+    if workers <= 1 or len(texts) < 1000:
+        return np.asarray(scorer.score_sentiment(texts), dtype=float), classifier.predict(texts)
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    _shared_scoring = (scorer, texts)
+    try:
+        with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork")) as pool:
+            sentiments = pool.submit(_sentiments_in_worker)
+            predictions = classifier.predict(texts)
+            return np.asarray(sentiments.result(), dtype=float), predictions
+    finally:
+        _shared_scoring = None
+
+
+def book_voices(tables: BookTables, consent_social: dict[str, bool], as_of: date, scorer,
+                classifier, workers: int = 1) -> dict[str, SentimentFinding]:
+    """``analyse_voice`` of every customer with texts in the window (posts only with consent): each
+    distinct text is cleaned, scored and classified once for the book, then grouped by customer."""
+    from tools.findings import DetectedIntent, ScoredText
+    from tools.sentiment.scorer import mood_label
+    from tools.sentiment.voice import (
+        CHURN_DAYS, COMPLAINT_DAYS, COMPLAINT_INTENTS, MIN_INTENT_CONFIDENCE, MOOD_DAYS, MOOD_HALF_LIFE_DAYS,
+        GOAL_TAGS, RECENT_TEXTS, RESOLUTION_PATTERN, TOOLS_CALLED, TREND_BEFORE_DAYS, TREND_THRESHOLD, VULNERABILITY_PATTERNS,
+        _churn_risk, excerpt, needs_for_text, strip_injections,
+    )
 
     if tables.interactions is None:
-        return None
-    # Parsed once for the book: per customer, parsing text timestamps costs more than the analysis.
-    interactions = tables.interactions.assign(timestamp=pd.to_datetime(tables.interactions["timestamp"],
-                                                                       errors="coerce"))
+        return {}
     posts = tables.social_posts
     if posts is not None:
-        posts = posts.assign(timestamp=pd.to_datetime(posts["timestamp"], errors="coerce"))
-    by_customer = {cid: frame for cid, frame in interactions.groupby("customer_id", sort=False)}
-    consenting = set(profiles.loc[profiles["consent_social"], "customer_id"])
-    posts_by_customer = ({cid: frame for cid, frame in posts[posts["customer_id"].isin(consenting)]
-                          .groupby("customer_id", sort=False)} if posts is not None else {})
-    empty = interactions.iloc[:0]
-    consent, bodies = {}, []
-    for cid in sorted(set(by_customer) | set(posts_by_customer)):
-        consents = cid in consenting
-        collected = collect_texts(by_customer.get(cid, empty), posts_by_customer.get(cid), consents, as_of)
-        if collected:
-            consent[cid] = consents
-            bodies += [strip_injections(t.text)[0] for t in collected]
-    batch = _Precomputed(bodies, models.sentiment_scorer, models.intent_classifier)
-    return _VoiceInputs(by_customer, posts_by_customer, consent, batch, empty)
+        posts = posts[posts["customer_id"].astype(str).map(consent_social).fillna(False).astype(bool)]
+    texts = pd.concat([
+        _texts_of(tables.interactions, "interaction_id", "int", "channel", False, as_of),
+        _texts_of(posts, "post_id", "post", "platform", True, as_of),
+    ], ignore_index=True)
+    if texts.empty:
+        return {}
+    texts = texts.sort_values(["customer_id", "at", "source_id"], kind="stable").reset_index(drop=True)
+    customers, first_text, count = np.unique(texts["customer_id"].to_numpy(dtype=object), return_index=True,
+                                             return_counts=True)
+    owner = np.repeat(np.arange(len(customers)), count)
+    position = np.arange(len(texts)) - first_text[owner]
+
+    raw = texts["text"].tolist()
+    cleaned = {t: strip_injections(t) for t in dict.fromkeys(raw)}
+    bodies = [cleaned[t][0] for t in raw]
+    injected = np.array([cleaned[t][1] for t in raw], dtype=bool)
+    unique_bodies = list(dict.fromkeys(bodies))
+    body_code = pd.Index(unique_bodies).get_indexer(bodies)
+    scores, predicted = _scored(unique_bodies, scorer, classifier, workers)
+    sentiment = scores[body_code]
+    confidence = np.array([p.confidence for p in predicted], dtype=float)[body_code]
+    raw_intent = np.array([p.intent for p in predicted], dtype=object)[body_code]
+    intent = np.where(confidence >= MIN_INTENT_CONFIDENCE, raw_intent, "unclear")
+    as_of_day = int(np.datetime64(as_of, "D").astype(np.int64))
+    days = texts["day"].to_numpy(dtype=np.int64)
+    age = (as_of_day - days).astype(float)
+    is_post = texts["is_post"].to_numpy(dtype=bool)
+    source = texts["source_id"].to_numpy(dtype=object)
+    channel = texts["channel"].to_numpy(dtype=object)
+    people = len(customers)
+
+    def grouped(mask: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Sums of ``values`` over each customer's masked texts (as numpy sums them), and counts."""
+        rows = np.flatnonzero(mask)
+        n = np.bincount(owner[rows], minlength=people)
+        return _segment_sums(values[rows], np.cumsum(n) - n, n), n
+
+    recent = age <= MOOD_DAYS
+    weight = np.zeros(len(age))
+    weight[recent] = 0.5 ** (age[recent] / MOOD_HALF_LIFE_DAYS)
+    weighted, n_recent = grouped(recent, sentiment * weight)
+    weights, _ = grouped(recent, weight)
+    recent_sum, _ = grouped(recent, sentiment)
+    before = (age > MOOD_DAYS) & (age <= MOOD_DAYS + TREND_BEFORE_DAYS)
+    before_sum, n_before = grouped(before, sentiment)
+
+    resolves = np.array([bool(RESOLUTION_PATTERN.search(t)) for t in raw], dtype=bool)
+    last_resolution = np.full(people, -1)
+    np.maximum.at(last_resolution, owner[resolves], position[resolves])
+    complaint = (~is_post & ((channel == "complaint") | np.isin(intent, list(COMPLAINT_INTENTS)))
+                 & (age <= COMPLAINT_DAYS))
+    open_complaints = np.bincount(owner[complaint & (position >= last_resolution[owner])], minlength=people)
+    churn_intent = np.bincount(owner[(intent == "churn_risk") & (age <= CHURN_DAYS)], minlength=people) > 0
+
+    # Stated intents: (customer, intent) groups in text order.
+    stated = np.flatnonzero(intent != "unclear")
+    intent_code = pd.factorize(intent)[0]
+    by_intent = stated[np.lexsort((stated, intent_code[stated], owner[stated]))]
+    detected: list[list[DetectedIntent]] = [[] for _ in range(people)]
+    if len(by_intent):
+        key = owner[by_intent] * (int(intent_code.max()) + 1) + intent_code[by_intent]
+        new = np.concatenate([[True], key[1:] != key[:-1]])
+        group_start = np.flatnonzero(new)
+        group_count = np.diff(np.append(group_start, len(by_intent)))
+        mean_confidence = _segment_sums(confidence[by_intent], group_start, group_count) / group_count
+        for g, (start, n) in enumerate(zip(group_start.tolist(), group_count.tolist())):
+            rows = by_intent[start:start + n]
+            detected[owner[rows[0]]].append(DetectedIntent(
+                intent=str(intent[rows[0]]), count=n, confidence=round(float(mean_confidence[g]), 3),
+                last_seen=date.fromordinal(719163 + int(days[rows].max())), evidence=source[rows].tolist()))
+        for found in detected:
+            found.sort(key=lambda d: (-d.count, -d.last_seen.toordinal(), d.intent))
+
+    # Need tags, most recent text first; vulnerability wording, in text order.
+    interests: list[list[str]] = [[] for _ in range(people)]
+    with_needs = [i for i in range(len(raw)) if needs_for_text(str(intent[i]), bodies[i])]
+    for i in sorted(with_needs, key=lambda k: (owner[k], -days[k], k)):
+        tags = interests[owner[i]]
+        tags += [n for n in needs_for_text(str(intent[i]), bodies[i]) if n not in tags]
+    any_vulnerability = re.compile("|".join(f"(?:{p.pattern})" for p in VULNERABILITY_PATTERNS.values()),
+                                   re.IGNORECASE)
+    signals: list[dict[str, list[str]]] = [{} for _ in range(people)]
+    for i in range(len(raw)):
+        hardship = intent[i] == "hardship"
+        if not hardship and not any_vulnerability.search(bodies[i]):
+            continue
+        sources = signals[owner[i]]
+        if hardship:
+            sources.setdefault("financial hardship", []).append(source[i])
+        for kind, pattern in VULNERABILITY_PATTERNS.items():
+            if pattern.search(bodies[i]):
+                sources.setdefault(kind, []).append(source[i])
+
+    clipped = np.clip(sentiment, -1, 1)
+    out: dict[str, SentimentFinding] = {}
+    for k, cid in enumerate(customers.tolist()):
+        first, n = int(first_text[k]), int(count[k])
+        mood = float(weighted[k] / weights[k]) if n_recent[k] else None
+        trend = None
+        if n_recent[k] and n_before[k]:
+            change = float(recent_sum[k] / n_recent[k] - before_sum[k] / n_before[k])
+            trend = ("improving" if change >= TREND_THRESHOLD else "worsening" if change <= -TREND_THRESHOLD
+                     else "stable")
+        label = mood_label(mood)
+        needs = interests[k]
+        rows = range(first, first + n)
+        out[cid] = SentimentFinding(
+            evidence=source[first:first + n].tolist(),
+            tools_called=TOOLS_CALLED,
+            texts_considered=n,
+            social_posts_used=int(is_post[first:first + n].sum()),
+            social_consent=consent_social.get(cid, False),
+            mood=None if mood is None else round(mood, 3),
+            mood_label=label,
+            mood_trend=trend,
+            open_complaints=int(open_complaints[k]),
+            churn_risk=_churn_risk(bool(churn_intent[k]), int(open_complaints[k]), label, trend),
+            intents=detected[k],
+            goals=[t for t in needs if t in GOAL_TAGS],
+            product_interests=needs,
+            vulnerability_signals=[f"{kind} mentioned ({', '.join(ids[-3:])})" for kind, ids in signals[k].items()],
+            recent=[
+                ScoredText(source_id=source[i], date=date.fromordinal(719163 + int(days[i])), channel=channel[i],
+                           sentiment=float(clipped[i]), intent=str(intent[i]),
+                           intent_confidence=float(confidence[i]), excerpt=excerpt(bodies[i]))
+                for i in list(reversed(rows))[:RECENT_TEXTS]
+            ],
+            injection_attempts=[source[i] for i in rows if injected[i]],
+        )
+    return out
 
 
 @dataclass
@@ -341,7 +540,7 @@ class _CustomerJob:
     customers: list[dict]  # profile columns, one record per customer
     ledgers: _SortedTransactions
     position: np.ndarray
-    voices: _VoiceInputs | None
+    voices: dict[str, SentimentFinding] | None  # customers with texts in the window
     segmenter: Any
     as_of: date
 
@@ -349,6 +548,7 @@ class _CustomerJob:
         """Feature rows (spending and voice columns) and overspending alerts of these customers."""
         rows, alerts = [], []
         unavailable = SpendingFinding(available=False, missing_reason="no transactions")
+        streams = self.ledgers.streams(self.position[indices], self.as_of)
         for i in indices.tolist():
             customer = self.customers[i]
             cid = customer["customer_id"]
@@ -356,7 +556,8 @@ class _CustomerJob:
             spending = unavailable
             if self.position[i] >= 0:
                 hint = income / 12.0 if income else None
-                spending, found = _spending_finding(self.ledgers.ledger(self.position[i], self.as_of), hint,
+                k = self.position[i]
+                spending, found = _spending_finding(self.ledgers.ledger(k, self.as_of), streams[k], hint,
                                                     self.segmenter)
                 alerts += [(cid, alert) for alert in found]
             age = float(customer["age"])
@@ -365,7 +566,7 @@ class _CustomerJob:
                 consent_marketing=bool(customer["consent_marketing"]),
                 consent_social=bool(customer["consent_social"]), age=None if np.isnan(age) else int(age),
             )
-            voice = self.voices.finding(cid, self.as_of) if self.voices is not None else None
+            voice = self.voices.get(cid) if self.voices is not None else None
             rows.append(features_from_findings(profile, spending, None, voice, None, self.as_of))
         return rows, alerts
 
@@ -401,12 +602,14 @@ def book_findings(tables: BookTables, kb: KnowledgeBase, models: BookModels, as_
                   workers: int = 1) -> BookFindings:
     """Profile and feature rows of every customer, equal to ``features_from_findings`` of the
     specialists' findings and the customer's holdings. ``workers`` > 1 runs the per-customer
-    step (recurring payments, budget, voice) in that many forked processes."""
+    step (recurring payments by batch of customers, overspending alerts, budget, segment, feature
+    rows) in that many forked processes; the texts' sentiment and intent are then scored side by side."""
     profiles = book_profiles(tables.customers, as_of)
     people = pd.Index(profiles["customer_id"], name="customer_id")
     holdings = book_holdings(tables.accounts, kb, people)
     credit = book_credit(tables, models.risk_model, as_of)
-    voices = _voice_inputs(tables, profiles, as_of, models) if models.with_voice else None
+    voices = (book_voices(tables, dict(zip(profiles["customer_id"], profiles["consent_social"].tolist())), as_of,
+                          models.sentiment_scorer, models.intent_classifier, workers) if models.with_voice else None)
     ledgers = _SortedTransactions.of(tables.transactions, as_of)
     position = pd.Index(ledgers.customers).get_indexer(people)
     job = _CustomerJob(profiles.to_dict("records"), ledgers, position, voices, models.segmenter, as_of)
