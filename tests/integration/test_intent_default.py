@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
+from tools import intent as intent_module
 from tools.intent import (
     GENERATED_INTENTS,
     IntentClassifier,
@@ -42,17 +42,25 @@ def _labelled_texts(bank: Path) -> pd.DataFrame:
     return texts.merge(labels, on="text_id")
 
 
-def test_default_model_is_trained_once_and_cached(default_model, test_settings, bank_store, bank_labels):
+def test_default_model_is_trained_once_and_cached(
+    default_model, test_settings, bank_store, bank_labels, monkeypatch
+):
     assert set(default_model.classes) == set(GENERATED_INTENTS)
     assert not default_model.uses_embeddings
-    assert (intent_model_dir(test_settings.models_dir) / "meta.json").exists()
+    meta = intent_model_dir(test_settings.models_dir) / "meta.json"
+    assert meta.exists()
     holdout = default_model.meta.holdout
     assert holdout is not None and holdout.rows > 50
     assert holdout.accuracy >= 0.9  # measured 1.0: the generator's wording is templated
-    started = time.perf_counter()
+    saved_at = meta.stat().st_mtime_ns
+
+    def retrain(*args, **kwargs):
+        raise AssertionError("the cached intent model was retrained")
+
+    monkeypatch.setattr(intent_module, "train_default_intent_model", retrain)
     again = ensure_intent_model(test_settings, bank_store, bank_labels)
-    assert time.perf_counter() - started < 5
     assert again.classes == default_model.classes
+    assert meta.stat().st_mtime_ns == saved_at
 
 
 def test_default_model_on_another_generated_bank(default_model, other_bank):
@@ -69,24 +77,6 @@ def test_no_labels_is_a_clear_error(tmp_path, bank_store):
     empty = Settings(home=tmp_path / "home")
     with pytest.raises(IntentModelUnavailable, match="no intent labels"):
         ensure_intent_model(empty, bank_store, labels_dir=tmp_path / "no-labels")
-
-
-def test_a_customers_texts_are_classified_quickly(default_model):
-    scorer = SentimentScorer()
-    texts = [
-        "My card was declined at Tesco yesterday",
-        "I want to close my account",
-        "Off to Lisbon next week!",
-        "Why was I charged a fee of 25 euro?",
-        "Can I get a payment break for three months?",
-    ] * 2
-    default_model.predict(texts)
-    started = time.perf_counter()
-    for _ in range(10):
-        default_model.predict(texts)
-        scorer.score_sentiment(texts)
-    per_customer_ms = (time.perf_counter() - started) * 100
-    assert per_customer_ms < 100  # target 20 ms; loose for shared CI machines
 
 
 def test_voice_respects_consent_and_flags_injections(default_model, bank_store, bank_labels, as_of):

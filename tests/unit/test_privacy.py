@@ -253,15 +253,6 @@ def test_name_tokens_and_their_blind_indexes(cipher: FieldCipher) -> None:
     assert len(indexes) == 3
 
 
-def test_encryption_is_fast_enough(cipher: FieldCipher) -> None:
-    import time
-
-    started = time.process_time()
-    for _ in range(20_000):
-        cipher.encrypt("mary.obrien@example.com", "customers.email")
-    assert time.process_time() - started < 2.0  # about 0.03 s of CPU here: 100,000 x 5 fields take ~0.8 s
-
-
 # --- redaction -------------------------------------------------------------------------------
 
 REDACTED = [
@@ -428,21 +419,6 @@ def test_redact_mapping_redacts_strings_recursively() -> None:
         "mary@example.com": None,
     }
     assert record["question"] == "Mary called from 087 123 4567"
-
-
-def test_redaction_is_fast_enough() -> None:
-    import time
-
-    texts = [
-        "Customer C-00042 called about her card balance of EUR 1,250.00 on 2026-10-31, transaction T-000123.",
-        "Please call me on 087 123 4567 or mail mary.obrien@example.com",
-        "My card 4111 1111 1111 1111 was charged twice",
-        "I love the new app, great service!",
-    ]
-    started = time.process_time()
-    for index in range(8_000):
-        redact_text(texts[index % 4], ["Mary O'Brien"])
-    assert time.process_time() - started < 2.0  # about 0.15 s of CPU here (~60,000 texts/s)
 
 
 # --- properties --------------------------------------------------------------------------------
