@@ -24,27 +24,15 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, Field
 
+from bank.generator.templates import INTENTS as GENERATOR_INTENTS
+
 MODEL_FILE = "model.joblib"
 META_FILE = "meta.json"
 INTENT_MODEL_FOLDER = "intent"
 FORMAT_VERSION = 1
 
-# The intents of the project's generated bank, and the need tags of the catalogue they point to.
-GENERATED_INTENTS = (
-    "loan_inquiry",
-    "mortgage_interest",
-    "investment_interest",
-    "savings_goal",
-    "card_problem",
-    "fee_dispute",
-    "churn_risk",
-    "fraud_report",
-    "hardship",
-    "general_inquiry",
-    "complaint_service",
-    "balance_transfer_interest",
-    "travel_plans",
-)
+# The intents of the project's generated bank (its labelled interactions train the default model).
+GENERATED_INTENTS = GENERATOR_INTENTS
 
 
 class TextEncoder(Protocol):
