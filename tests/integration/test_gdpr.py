@@ -162,7 +162,9 @@ def test_forget_leaves_nothing_of_the_customer_anywhere(used_home, tmp_path):
     assert report["found"] and report["store"]["customers"] == 1 and report["chroma_documents"] > 0
     assert report["chroma_vacuumed"] and f"ui-{target}" in report["checkpoint_threads"]
     assert report["ui_threads"] >= 1 and report["feedback_rows"] >= 1 and report["source_rows"]
-    assert len(report["audit_erased"]) >= 4 and report["audit_redacted"], report
+    # The general question naming the customer was redacted when it was asked (the runner looks
+    # the names up), so erasure finds nothing of theirs left to redact in other records.
+    assert len(report["audit_erased"]) >= 4, report
 
     leftovers = files_holding(home, needles)
     assert leftovers == {}, f"the customer is still in {leftovers}"
