@@ -7,6 +7,7 @@ under ``home`` so that two banks can sit side by side in two folders.
 
 from __future__ import annotations
 
+import logging
 import os
 from functools import lru_cache
 from pathlib import Path
@@ -195,6 +196,9 @@ def apply_process_environment(settings: Settings) -> None:
     else:
         os.environ["LANGSMITH_TRACING"] = "false"
         os.environ.setdefault("LANGSMITH_TEST_TRACKING", "false")
+    # sentence-transformers imports peft, which imports bitsandbytes; on a machine without its
+    # optional CPU kernels it warns on every command, which tells an advisor nothing.
+    logging.getLogger("bitsandbytes").setLevel(logging.ERROR)
 
 
 @lru_cache(maxsize=1)
