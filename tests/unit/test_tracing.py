@@ -68,7 +68,8 @@ def test_unknown_customer_and_failing_lookup_do_not_break_tracing():
     assert TraceRedactor(broken)({"customer_id": "C-99999", "q": "hi"}) == {"customer_id": "C-99999", "q": "hi"}
 
 
-def test_the_tracing_client_applies_the_redactor_to_inputs_outputs_and_metadata():
+def test_the_tracing_client_applies_the_redactor_to_inputs_outputs_and_metadata(monkeypatch):
+    monkeypatch.setenv("LANGSMITH_ENDPOINT", "http://127.0.0.1:9")  # nothing leaves this machine
     settings = Settings(LANGSMITH_API_KEY="lsv2-test-key")
     client = tracing_client(settings, TraceRedactor(lookup))
     assert "Mary" not in flatten(client._hide_run_inputs(payload()))
