@@ -8,6 +8,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -47,8 +48,12 @@ def test_an_unreachable_chroma_server_fails_clearly_after_backing_off(tmp_path, 
         attempts.append(time.monotonic())
         return real_client(*args, **kwargs)
 
+    caller = threading.current_thread()
+
     def recorded_sleep(seconds: float) -> None:
-        waits.append(seconds)
+        # `time` is one module: background threads of earlier tests sleep through it too.
+        if threading.current_thread() is caller:
+            waits.append(seconds)
         real_sleep(seconds)
 
     monkeypatch.setattr(chromadb, "HttpClient", counting_client)
