@@ -11,7 +11,7 @@ import typer
 from rich.table import Table
 
 from advisor.cli.app import app, console, fail, print_json, settings
-from advisor.cli.spending import segments_app
+from advisor.cli.spending import _as_of, segments_app
 
 TABLE_SUFFIXES = (".csv", ".parquet")
 
@@ -23,18 +23,6 @@ def _write_table(frame, path: Path) -> Path:
     else:
         frame.to_csv(path, index=False)
     return path
-
-
-def _as_of(value: str | None, store, as_json: bool) -> date:
-    if value:
-        try:
-            return date.fromisoformat(value)
-        except ValueError:
-            fail("bad_date", f"--as-of must be YYYY-MM-DD, got {value!r}", as_json)
-    latest = store.latest_date()
-    if latest is None:
-        fail("no_data", "the data store holds no transactions; run `advisor ingest`", as_json)
-    return latest
 
 
 def _services(config, store):
